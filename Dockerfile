@@ -1,0 +1,26 @@
+# One image for the web server and the workers. The torch wheel pinned in requirements.txt is
+# the CUDA build: it uses the host's GPUs through the NVIDIA container runtime and falls back
+# to the CPU without one. (Not built on the development machine: it has no Docker engine.)
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    EVOLAB_VAR_DIR=/data/var \
+    MEDIA_ROOT=/data/media \
+    EVOLAB_DATA_DIR=/data/datasets
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+COPY manage.py pyproject.toml ./
+COPY evolab ./evolab
+COPY workers ./workers
+COPY frontend ./frontend
+
+RUN useradd --create-home --uid 1000 evolab && mkdir -p /data && chown evolab /data
+USER evolab
+EXPOSE 8000
+
+# web (default): migrate, then serve HTTP + websockets.
+CMD ["sh", "-c", "python manage.py migrate --noinput && python -m daphne -b 0.0.0.0 -p 8000 --websocket-max-message-size 4096 --websocket-max-frame-size 4096 evolab.asgi:application"]

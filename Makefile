@@ -1,0 +1,62 @@
+# EvoLab: `make run` starts everything on this machine; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --quiet --disable-pip-version-check
+export PIP_PROGRESS_BAR := off
+
+.PHONY: run test test-unit lint format install install-dev services bench bench-gpu chaos fidelity clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PY) -c "import django, torch, torchvision, celery, channels"  # fail loudly if the install broke
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	$(PY) -c "import pytest, playwright, hypothesis"
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(PY) -m evolab.launch
+
+# Real PostgreSQL and Redis on 127.0.0.1 (started if down) and Debian's Chromium.
+services:
+	bash .ci/services
+
+test: install-dev services
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check evolab workers tests bench
+	$(PY) -m pytest -q
+
+test-unit: install-dev
+	$(PY) -m pytest -q tests/unit
+
+lint: install-dev
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check evolab workers tests bench
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format evolab workers tests bench
+
+fidelity: install
+	$(PY) bench/fidelity
+
+# CPU benchmarks, ratios side by side, into bench/RESULTS.md (about 15 minutes).
+bench: install-dev services
+	bash bench/run
+
+# The same throughput table on a machine with CUDA (prints the device name).
+bench-gpu: install-dev
+	EVOLAB_DEVICE=cuda $(PY) bench/throughput.py
+
+# Fault injection on real runs, PostgreSQL + Redis and SQLite + embedded (about 15 minutes).
+chaos: install-dev services
+	set -o pipefail; $(PY) bench/chaos.py | tee bench/CHAOS_RESULTS.md
+
+clean:
+	rm -rf $(VENV) var test-artefacts

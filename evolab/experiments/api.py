@@ -1,0 +1,396 @@
+"""REST API (Django REST framework). Every queryset is scoped to the caller's teams, so
+another team's objects answer 404; a role too low for an action answers 403; state
+changes go through `services`; downloads are built by `downloads`."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
+from rest_framework.response import Response
+
+from evolab.accounts.models import Role
+from evolab.accounts.services import teams_for
+
+from . import downloads, imports, services
+from .api_filters import (
+    ExperimentFilter,
+    IndividualFilter,
+    Pagination,
+    events_after,
+    ordered_individuals,
+)
+from .config import ConfigError
+from .events import experiment_payload
+from .models import Experiment, Individual, TransitionError
+
+ID_PATTERN = r"[0-9]{1,18}"  # larger ids cannot exist; refusing them keeps SQL in range
+CONFLICT = OpenApiResponse(description="Not allowed in the run's current status.")
+FORBIDDEN = OpenApiResponse(description="Your role in this team does not allow it.")
+BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment.")
+
+
+class BestSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    val_accuracy = serializers.FloatField(allow_null=True)
+
+
+class ExperimentSerializer(serializers.ModelSerializer):
+    best = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Experiment
+        fields = [
+            "id",
+            "name",
+            "team",
+            "status",
+            "config",
+            "individuals_trained",
+            "best",
+            "total_flops",
+            "weights_bytes",
+            "test_accuracy",
+            "ensemble_test_accuracy",
+            "created",
+            "started",
+            "ended",
+            "failure_reason",
+            "last_seq",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(BestSerializer)
+    def get_best(self, exp: Experiment) -> dict:
+        return experiment_payload(exp)["best"]
+
+
+class ExperimentCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    team = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**62, help_text="Optional if you are in one team."
+    )
+    config = serializers.JSONField(
+        help_text='Settings, e.g. {"dataset": "digits", "population": 20, "workers": 2, '
+        '"steps_per_child": 300, "max_individuals": 200, "selection": "tournament", "seed": 1}'
+    )
+    start = serializers.BooleanField(default=False)
+
+
+class WorkersSerializer(serializers.Serializer):
+    workers = serializers.JSONField(help_text="Number of parallel workers.")
+
+
+class EscapeSerializer(serializers.Serializer):
+    boost_children = serializers.JSONField(
+        required=False, help_text="The next N children get 5 mutations each (PAPER.md §3)."
+    )
+    reset_weights = serializers.BooleanField(
+        required=False, help_text="true: the living individuals' children start from fresh weights."
+    )
+
+
+class IndividualSerializer(serializers.ModelSerializer):
+    """The same names as the live events (events.individual_payload), plus DNA and sizes."""
+
+    parent = serializers.IntegerField(source="parent_id", allow_null=True, read_only=True)
+    mutation = serializers.SerializerMethodField()
+    born = serializers.SerializerMethodField()
+    trained = serializers.SerializerMethodField()
+    died = serializers.SerializerMethodField()
+    has_weights = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Individual
+        fields = [
+            "id",
+            "experiment",
+            "number",
+            "parent",
+            "mutation",
+            "mutation_description",
+            "state",
+            "val_accuracy",
+            "test_accuracy",
+            "flops",
+            "params",
+            "steps",
+            "born",
+            "trained",
+            "died",
+            "train_seconds",
+            "worker",
+            "pinned",
+            "has_weights",
+            "weights_size",
+            "dna",
+        ]
+        read_only_fields = fields
+
+    def get_mutation(self, ind: Individual) -> str | None:
+        return ind.mutation or None
+
+    def _stamp(self, value) -> float | None:
+        return value.timestamp() if value else None
+
+    def get_born(self, ind: Individual) -> float | None:
+        return self._stamp(ind.born)
+
+    def get_trained(self, ind: Individual) -> float | None:
+        return self._stamp(ind.trained)
+
+    def get_died(self, ind: Individual) -> float | None:
+        return self._stamp(ind.died)
+
+    def get_has_weights(self, ind: Individual) -> bool:
+        return bool(ind.weights)
+
+
+class EventSerializer(serializers.Serializer):
+    seq = serializers.IntegerField()
+    kind = serializers.CharField()
+    data = serializers.DictField()
+
+
+class EventPageSerializer(serializers.Serializer):
+    events = EventSerializer(many=True)
+    last_seq = serializers.IntegerField()
+
+
+def require_role(user, team_id: int, role: str = Role.MEMBER) -> None:
+    """403 for a team member whose role is too low (outsiders never get this far: 404)."""
+    if not teams_for(user, role).filter(pk=team_id).exists():
+        raise PermissionDenied(f"Only a team {role} or above can do this.")
+
+
+def _control_schema(verb: str, created: bool = False):
+    ok = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    return extend_schema(
+        request=None,
+        responses={ok: ExperimentSerializer, 403: FORBIDDEN, 404: None, 409: CONFLICT},
+        description=f"{verb.capitalize()} the run (team members and admins).",
+    )
+
+
+class SeedSerializer(serializers.Serializer):
+    dna = serializers.FileField(help_text="the DNA as JSON (evolab DNA schema 1)")
+    weights = serializers.FileField(required=False, help_text="its weights as .safetensors")
+
+
+class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Runs of your teams. Filter with ?status= and ?team=, order with ?ordering=."""
+
+    serializer_class = ExperimentSerializer
+    filterset_class = ExperimentFilter
+    ordering_fields = ["created", "name", "best_val_accuracy", "individuals_trained"]
+    pagination_class = Pagination
+    lookup_value_regex = ID_PATTERN
+
+    def get_queryset(self):
+        return Experiment.objects.for_teams(teams_for(self.request.user)).select_related("best")
+
+    @extend_schema(
+        request=ExperimentCreateSerializer,
+        responses={201: ExperimentSerializer, 400: OpenApiResponse(description="Field errors.")},
+    )
+    def create(self, request):
+        body = ExperimentCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        team = self._team_for_create(data.get("team"))
+        try:
+            exp = services.create_experiment(
+                team, request.user, data["name"], data["config"], start=data["start"]
+            )
+        except ConfigError as exc:
+            raise ValidationError({"config": exc.errors}) from None
+        except ValueError as exc:
+            raise ValidationError({"name": [str(exc)]}) from None
+        return Response(ExperimentSerializer(exp).data, status=status.HTTP_201_CREATED)
+
+    def _team_for_create(self, team_id: int | None):
+        teams = teams_for(self.request.user, Role.MEMBER)
+        if team_id is None:
+            if teams.count() != 1:
+                raise ValidationError({"team": ["Say which team (you are a member of several)."]})
+            return teams.get()
+        team = teams.filter(pk=team_id).first()
+        if team is None:
+            raise ValidationError({"team": ["No such team among those you can create runs in."]})
+        return team
+
+    def _member_experiment(self) -> Experiment:
+        exp = self.get_object()
+        require_role(self.request.user, exp.team_id, Role.MEMBER)
+        return exp
+
+    def _control(self, verb: str) -> Response:
+        exp = self._member_experiment()
+        try:
+            if verb == "clone":
+                exp = services.clone(exp.pk, self.request.user)
+                return Response(ExperimentSerializer(exp).data, status=status.HTTP_201_CREATED)
+            exp = services.control(exp.pk, verb)
+        except TransitionError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(ExperimentSerializer(exp).data)
+
+    @_control_schema("start")
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        return self._control("start")
+
+    @_control_schema("pause")
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._control("pause")
+
+    @_control_schema("resume")
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._control("resume")
+
+    @_control_schema("stop")
+    @action(detail=True, methods=["post"])
+    def stop(self, request, pk=None):
+        return self._control("stop")
+
+    @_control_schema("clone (a new queued run with the same config)", created=True)
+    @action(detail=True, methods=["post"])
+    def clone(self, request, pk=None):
+        return self._control("clone")
+
+    @extend_schema(request=WorkersSerializer, responses={200: ExperimentSerializer, 403: FORBIDDEN})
+    @action(detail=True, methods=["post"])
+    def workers(self, request, pk=None):
+        """Change the number of parallel workers, also while the run is going."""
+        exp = self._member_experiment()
+        body = WorkersSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            exp = services.set_workers(exp.pk, body.validated_data["workers"])
+        except ConfigError as exc:
+            raise ValidationError(exc.errors) from None
+        return Response(ExperimentSerializer(exp).data)
+
+    @extend_schema(request=EscapeSerializer, responses={200: OpenApiTypes.OBJECT, 403: FORBIDDEN})
+    @action(detail=True, methods=["post"])
+    def escape(self, request, pk=None):
+        """PAPER.md §3 escape knobs: {"boost_children": N} and/or {"reset_weights": true}."""
+        exp = self._member_experiment()
+        body = EscapeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        knobs, done = body.validated_data, {}
+        if "boost_children" in knobs:
+            try:
+                services.boost_mutations(exp.pk, knobs["boost_children"])
+            except ValueError as exc:
+                raise ValidationError({"boost_children": [str(exc)]}) from None
+            done["boost_children"] = knobs["boost_children"]
+        if knobs.get("reset_weights") is True:
+            done["reset"] = services.reset_all_weights(exp.pk)
+        if not done:
+            raise ValidationError({"detail": "Send boost_children and/or reset_weights: true."})
+        return Response(done)
+
+    @extend_schema(request=SeedSerializer, responses={201: IndividualSerializer, 403: FORBIDDEN})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def seed(self, request, pk=None):
+        """Import an individual (DNA JSON, optionally safetensors weights) into the initial
+        population of a run that has not started. Nothing else is ever accepted."""
+        exp = self._member_experiment()
+        body = SeedSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        weights = body.validated_data.get("weights")
+        try:
+            ind = imports.import_seed(
+                exp.pk,
+                body.validated_data["dna"].read(),
+                weights.read() if weights else None,
+                request.user,
+            )
+        except imports.ImportError_ as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
+        return Response(IndividualSerializer(ind).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        parameters=IndividualFilter.schema_parameters(),
+        responses=IndividualSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=[])
+    def individuals(self, request, pk=None):
+        """The run's individuals, filtered by state, minimum accuracy and mutation."""
+        rows = ordered_individuals(self.get_object(), request.query_params)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(IndividualSerializer(page, many=True).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("after", int, description="Events with a larger seq (default 0).")
+        ],
+        responses=EventPageSerializer,
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=[])
+    def events(self, request, pk=None):
+        """The event log after a sequence number (at most 1000; ask again from the last)."""
+        exp = self.get_object()
+        rows = events_after(exp, request.query_params.get("after", "0"))
+        return Response({"events": [e.to_message() for e in rows], "last_seq": exp.last_seq})
+
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["ensemble"], default="ensemble")],
+        responses={200: BINARY, 404: None},
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=[])
+    def download(self, request, pk=None) -> HttpResponse:
+        """The top-k ensemble (config ensemble_k) as one zip bundle."""
+        exp = self.get_object()
+        if request.query_params.get("format", "ensemble") != "ensemble":
+            raise ValidationError({"format": ["Choose: ensemble."]})
+        return downloads.ensemble_download(exp)
+
+
+class IndividualViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """One individual of a run of your teams, with its DNA."""
+
+    serializer_class = IndividualSerializer
+    lookup_value_regex = ID_PATTERN
+
+    def get_queryset(self):
+        return Individual.objects.filter(experiment__team__in=teams_for(self.request.user))
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 403: FORBIDDEN})
+    @action(detail=True, methods=["post", "delete"])
+    def pin(self, request, pk=None):
+        """Keep this individual's weights whatever the retention rule says (DELETE unpins)."""
+        ind = self.get_object()
+        require_role(request.user, ind.experiment.team_id, Role.MEMBER)
+        services.pin(ind.pk, request.method == "POST")
+        return Response({"id": ind.pk, "pinned": request.method == "POST"})
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=list(downloads.FORMATS),
+                default="bundle",
+                description="bundle: zip with model.pt (torch.export), model.safetensors, "
+                "model.onnx, dna.json, metrics.json, README.md; torchscript: model.pt alone.",
+            )  # fmt: skip
+        ],
+        responses={200: BINARY, 400: None, 404: None},
+    )
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None) -> HttpResponse:
+        ind = self.get_object()
+        return downloads.individual_download(ind, request.query_params.get("format", "bundle"))

@@ -1,0 +1,181 @@
+"""An experiment's configuration: one validator shared by the form, the API and the workers.
+
+The field names are the headless runner's flags (`python -m workers.evolve --population ...`),
+so a config moves between the web, the API and scripts unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+SELECTIONS = ("tournament", "aging", "random")
+BUILTIN_DATASETS = ("digits", "cifar10", "cifar100")
+_FOLDER_NAME = re.compile(r"^folder:[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# Input shape (C, H, W) per dataset kind; image folders are resized to 32x32 RGB on load.
+IN_SHAPES = {
+    "digits": (1, 8, 8),
+    "cifar10": (3, 32, 32),
+    "cifar100": (3, 32, 32),
+    "folder": (3, 32, 32),
+}
+
+
+class ConfigError(ValueError):
+    """Bad configuration; `errors` maps each field name to its messages."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    dataset: str = "digits"
+    population: int = 20
+    workers: int = 2
+    steps_per_child: int = 300
+    max_individuals: int = 200
+    selection: str = "tournament"
+    sample_size: int = 5  # aging only: S individuals sampled with replacement (paper 2019)
+    seed: int = 1
+    batch_size: int = 50  # PAPER.md §5
+    mutations_per_child: int = 1  # PAPER.md §3: exactly one; the escape knob raises it
+    max_seconds: int | None = None
+    max_flops: float | None = None
+    target_accuracy: float | None = None
+    plateau_individuals: int | None = None  # auto escape: boost mutations after N without gain
+    ensemble_k: int = 2
+
+    @property
+    def dataset_kind(self) -> str:
+        return self.dataset.split(":", 1)[0]
+
+    @property
+    def in_shape(self) -> tuple[int, int, int]:
+        return IN_SHAPES[self.dataset_kind]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+
+_INTS = {
+    "population": 2,
+    "workers": 1,
+    "steps_per_child": 1,
+    "max_individuals": 1,
+    "sample_size": 1,
+    "seed": 0,
+    "batch_size": 1,
+    "mutations_per_child": 1,
+    "ensemble_k": 1,
+}
+_OPTIONAL_INTS = {"max_seconds": 1, "plateau_individuals": 1}
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,12}", value.strip()):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if math.isfinite(result) else None
+
+
+def _check_ints(raw: dict, limits: dict, errors: dict, out: dict) -> None:
+    upper = {
+        "population": limits["max_population"],
+        "workers": limits["max_workers"],
+        "steps_per_child": limits["max_steps_per_child"],
+        "max_individuals": limits["max_individuals"],
+        "sample_size": limits["max_population"],
+        "seed": 2**31 - 1,
+        "batch_size": 4096,
+        "mutations_per_child": 20,
+        "ensemble_k": 25,
+        "max_seconds": 10 * 365 * 86400,
+        "plateau_individuals": limits["max_individuals"],
+    }
+    for name, low in {**_INTS, **_OPTIONAL_INTS}.items():
+        if name not in raw or (name in _OPTIONAL_INTS and raw[name] in (None, "")):
+            continue
+        value = _as_int(raw[name])
+        if value is None:
+            errors.setdefault(name, []).append("Enter a whole number.")
+        elif value < low:
+            errors.setdefault(name, []).append(f"Must be at least {low}.")
+        elif value > upper[name]:
+            errors.setdefault(name, []).append(f"Must be at most {upper[name]} (configured limit).")
+        else:
+            out[name] = value
+
+
+def _check_rest(raw: dict, errors: dict, out: dict) -> None:
+    dataset = raw.get("dataset", ExperimentConfig.dataset)
+    if not isinstance(dataset, str) or not (
+        dataset in BUILTIN_DATASETS or _FOLDER_NAME.match(dataset)
+    ):
+        errors["dataset"] = [
+            f"Unknown dataset. Choose one of {', '.join(BUILTIN_DATASETS)} "
+            "or folder:<name> (an image folder under EVOLAB_DATA_DIR)."
+        ]
+    else:
+        out["dataset"] = dataset
+    selection = raw.get("selection", ExperimentConfig.selection)
+    if selection not in SELECTIONS:
+        errors["selection"] = [f"Choose one of {', '.join(SELECTIONS)}."]
+    else:
+        out["selection"] = selection
+    if raw.get("max_flops") not in (None, ""):
+        value = _as_float(raw["max_flops"])
+        if value is None or value <= 0:
+            errors["max_flops"] = ["Enter a positive number of FLOPs."]
+        else:
+            out["max_flops"] = value
+    if raw.get("target_accuracy") not in (None, ""):
+        value = _as_float(raw["target_accuracy"])
+        if value is None or not 0 < value <= 1:
+            errors["target_accuracy"] = ["Enter an accuracy between 0 and 1."]
+        else:
+            out["target_accuracy"] = value
+
+
+def validate_config(raw: Any, limits: dict[str, int]) -> ExperimentConfig:
+    """Return a clean config or raise ConfigError with messages per field. Changes nothing."""
+    if not isinstance(raw, dict):
+        raise ConfigError({"config": ["Expected an object of settings."]})
+    unknown = sorted(set(raw) - set(ExperimentConfig.field_names()))
+    errors: dict[str, list[str]] = {}
+    if unknown:
+        errors["config"] = [f"Unknown setting(s): {', '.join(map(str, unknown))}."]
+    out: dict[str, Any] = {}
+    _check_ints(raw, limits, errors, out)
+    _check_rest(raw, errors, out)
+    population = out.get("population", ExperimentConfig.population)
+    if "max_individuals" in out and out["max_individuals"] < population:
+        errors.setdefault("max_individuals", []).append(
+            f"Must be at least the population size ({population}): "
+            "the initial population is trained first."
+        )
+    if errors:
+        raise ConfigError(errors)
+    return ExperimentConfig(**out)

@@ -1,0 +1,230 @@
+"""Experiments, the individuals of their population, and their append-only event log.
+
+Models own their invariants (status transitions); `services` and `steps` own side effects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from evolab.accounts.models import Team
+
+from .config import ExperimentConfig
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSING = "pausing"
+    PAUSED = "paused"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+# Which control is allowed from which status; anything else is refused with a message.
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "start": {Status.QUEUED: Status.RUNNING},
+    "pause": {Status.RUNNING: Status.PAUSING},
+    "resume": {Status.PAUSED: Status.RUNNING, Status.PAUSING: Status.RUNNING},
+    "stop": {
+        Status.QUEUED: Status.STOPPED,
+        Status.RUNNING: Status.STOPPING,
+        Status.PAUSING: Status.STOPPING,
+        Status.PAUSED: Status.STOPPED,
+    },
+}
+ACTIVE = (Status.RUNNING, Status.PAUSING, Status.STOPPING)
+TERMINAL = (Status.STOPPED, Status.FINISHED, Status.FAILED)
+
+
+class TransitionError(ValueError):
+    pass
+
+
+class ExperimentQuerySet(models.QuerySet):
+    def for_teams(self, teams) -> ExperimentQuerySet:
+        return self.filter(team__in=teams)
+
+    def active(self) -> ExperimentQuerySet:
+        return self.filter(status__in=ACTIVE)
+
+
+class Experiment(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="experiments")
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=200)
+    config = models.JSONField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    failure_reason = models.TextField(blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    ended = models.DateTimeField(null=True, blank=True)
+    cloned_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
+    # Running totals, kept by the step commit so pages never aggregate the whole population.
+    last_seq = models.BigIntegerField(default=0)
+    individuals_created = models.IntegerField(default=0)
+    individuals_trained = models.IntegerField(default=0)
+    total_flops = models.FloatField(default=0.0)  # ~9e19 in the paper: beyond int64
+    weights_bytes = models.BigIntegerField(default=0)  # stored weights now (retention gauge)
+    best = models.ForeignKey(
+        "Individual", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    best_val_accuracy = models.FloatField(null=True, blank=True)
+    best_changed_at = models.IntegerField(default=0)  # individuals_trained when best last rose
+    boost_remaining = models.IntegerField(default=0)  # children left with k mutations (escape a)
+    test_accuracy = models.FloatField(null=True, blank=True)
+    ensemble_test_accuracy = models.FloatField(null=True, blank=True)
+
+    objects = ExperimentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def cfg(self) -> ExperimentConfig:
+        return ExperimentConfig(**self.config)
+
+    def next_status(self, action: str) -> str:
+        """The status `action` leads to from here, or TransitionError saying why not."""
+        target = TRANSITIONS[action].get(self.status)
+        if target is None:
+            raise TransitionError(f"Cannot {action} an experiment that is {self.status}.")
+        return target
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE
+
+    def elapsed_seconds(self) -> float:
+        if not self.started:
+            return 0.0
+        return ((self.ended or timezone.now()) - self.started).total_seconds()
+
+
+class State(models.TextChoices):
+    TRAINING = "training"
+    ALIVE = "alive"
+    DEAD = "dead"
+    FAILED = "failed"
+
+
+class IndividualQuerySet(models.QuerySet):
+    def alive(self) -> IndividualQuerySet:
+        return self.filter(state=State.ALIVE)
+
+    def training(self) -> IndividualQuerySet:
+        return self.filter(state=State.TRAINING)
+
+    def lease_expired(self) -> IndividualQuerySet:
+        return self.training().filter(lease_expires__lt=timezone.now())
+
+
+class Individual(models.Model):
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="individuals")
+    number = models.IntegerField()  # birth order within the experiment (the paper's "id")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    dna = models.JSONField()
+    mutation = models.CharField(max_length=40, blank=True)  # PAPER.md §3 name; "" = initial
+    mutation_description = models.TextField(blank=True)
+    mutation_records = models.JSONField(default=list)
+    reset_weights = models.BooleanField(default=False)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.TRAINING)
+    val_accuracy = models.FloatField(null=True, blank=True)
+    test_accuracy = models.FloatField(null=True, blank=True)
+    flops = models.FloatField(default=0.0)
+    params = models.BigIntegerField(default=0)
+    steps = models.BigIntegerField(default=0)  # steps trained along its whole lineage
+    born = models.DateTimeField(default=timezone.now)
+    trained = models.DateTimeField(null=True, blank=True)
+    died = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    train_seconds = models.FloatField(null=True, blank=True)
+    timings = models.JSONField(default=dict)  # seconds per phase of its step (bench, UI)
+    weights = models.CharField(max_length=300, blank=True)  # storage name of the safetensors
+    weights_size = models.BigIntegerField(default=0)
+    pinned = models.BooleanField(default=False)
+    # Escape knob (b), PAPER.md §3: its next child starts from fresh weights.
+    weights_reset = models.BooleanField(default=False)
+    # Lease with fencing token: only the holder of the current token may commit the child.
+    lease_token = models.UUIDField(null=True, blank=True)
+    lease_expires = models.DateTimeField(null=True, blank=True)
+    attempts = models.IntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+    progress_step = models.IntegerField(default=0)
+    progress_loss = models.FloatField(null=True, blank=True)
+
+    objects = IndividualQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "number"], name="one_number_per_birth")
+        ]
+        indexes = [models.Index(fields=["experiment", "state"])]
+
+    def __str__(self) -> str:
+        return f"#{self.number} of {self.experiment_id}"
+
+
+class Event(models.Model):
+    """Append-only log: the source of truth for live views and for replay after reconnect."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=20)
+    data = models.JSONField(default=dict)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "seq"], name="one_event_per_seq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.seq} of {self.experiment_id}"
+
+    def to_message(self) -> dict[str, Any]:
+        return {"seq": self.seq, "kind": self.kind, "data": self.data}
+
+
+class ChainState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+
+
+class Chain(models.Model):
+    """One of the W asynchronous workers of a run (PAPER.md §1): a chain of step tasks.
+
+    The row is the truth about whether the chain is alive; its token fences the broker
+    message, so a redelivered or duplicated message for an old token does nothing, and the
+    reconciler can replace a chain whose message was lost (Redis emptied, worker killed).
+    """
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="chains")
+    slot = models.IntegerField()
+    token = models.UUIDField()
+    state = models.CharField(max_length=10, choices=ChainState.choices)
+    beat = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "slot"], name="one_chain_per_slot")
+        ]
+
+    def __str__(self) -> str:
+        return f"chain {self.slot} of {self.experiment_id}"

@@ -1,0 +1,149 @@
+"""Run control: the only code that creates experiments or changes their status.
+
+Views, API views and tasks call these; queueing happens with `transaction.on_commit` so a
+worker never sees a row that is not committed yet (STYLE.md §3).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from evolab.accounts.models import Team
+
+from . import chains, events
+from .config import ConfigError, ExperimentConfig, validate_config
+from .models import TRANSITIONS, Experiment, Individual, Status, TransitionError
+
+
+def create_experiment(
+    team: Team, creator, name: str, config: dict[str, Any] | ExperimentConfig, start: bool = False
+) -> Experiment:
+    """Validate and store a new run (raises ConfigError, changing nothing, on bad input)."""
+    if not isinstance(config, ExperimentConfig):
+        config = validate_config(config, settings.EVOLAB_LIMITS)
+    check_dataset(config.dataset)
+    name = (name or "").strip()
+    if not name:
+        raise ValueError("Give the experiment a name.")
+    with transaction.atomic():
+        exp = Experiment.objects.create(
+            team=team, creator=creator, name=name[:200], config=config.to_json()
+        )
+        if start:
+            control(exp.pk, "start")
+    exp.refresh_from_db()
+    return exp
+
+
+def check_dataset(name: str) -> None:
+    """A run on files that are not there would fail in every worker: refuse it up front."""
+    from workers.datasets import DatasetError, check_available
+
+    try:
+        check_available(name, settings.EVOLAB_DATA_DIR)
+    except DatasetError as exc:
+        raise ConfigError({"dataset": [str(exc)]}) from None
+
+
+def control(experiment_id: int, action: str) -> Experiment:
+    """Apply start/pause/resume/stop; raises TransitionError with a message if not allowed."""
+    if action not in TRANSITIONS:
+        raise TransitionError(f"Unknown action {action[:40]!r}.")
+    with transaction.atomic():
+        exp = Experiment.objects.select_for_update().get(pk=experiment_id)
+        target = exp.next_status(action)
+        exp.status = target
+        if action == "start":
+            exp.started = timezone.now()
+        if target in (Status.STOPPED,):
+            exp.ended = timezone.now()
+        exp.save(update_fields=["status", "started", "ended"])
+        events.emit(exp.pk, events.STATUS, events.experiment_payload(exp))
+        if target == Status.RUNNING:
+            workers = exp.cfg.workers
+            chains.queue(experiment_id, range(workers))
+    if target in (Status.PAUSING, Status.STOPPING):
+        from .steps import settle  # nothing in training: settle now, not at the next step
+
+        settle(experiment_id)
+    exp.refresh_from_db()
+    return exp
+
+
+def clone(experiment_id: int, creator, name: str | None = None) -> Experiment:
+    source = Experiment.objects.get(pk=experiment_id)
+    with transaction.atomic():
+        exp = Experiment.objects.create(
+            team=source.team,
+            creator=creator,
+            name=name or f"{source.name} (clone)",
+            config=dict(source.config),
+            cloned_from=source,
+        )
+    return exp
+
+
+def set_workers(experiment_id: int, workers: int) -> Experiment:
+    """Change the number of parallel step chains of a run, also while it runs."""
+    clean = validate_config({"workers": workers}, settings.EVOLAB_LIMITS).workers
+    with transaction.atomic():
+        exp = Experiment.objects.select_for_update().get(pk=experiment_id)
+        before = exp.cfg.workers
+        exp.config = {**exp.config, "workers": clean}
+        exp.save(update_fields=["config"])
+        events.emit(exp.pk, events.STATUS, events.experiment_payload(exp))
+        if exp.status == Status.RUNNING and clean > before:
+            chains.queue(experiment_id, range(before, clean))
+        chains.trim(experiment_id, clean)  # fewer: those chains end at their next step
+    exp.refresh_from_db()
+    return exp
+
+
+def boost_mutations(experiment_id: int, children: int) -> Experiment:
+    """Escape knob (a), PAPER.md §3: 5 mutations per child for the next `children` children."""
+    if isinstance(children, bool) or not isinstance(children, int) or not 0 <= children <= 100_000:
+        raise ValueError("children must be a whole number between 0 and 100000")
+    with transaction.atomic():
+        exp = Experiment.objects.select_for_update().get(pk=experiment_id)
+        exp.boost_remaining = children
+        exp.save(update_fields=["boost_remaining"])
+        events.emit(
+            exp.pk,
+            events.STATUS,
+            {**events.experiment_payload(exp), "escape": f"5 mutations for {children} children"},
+        )
+    return exp
+
+
+def reset_all_weights(experiment_id: int) -> int:
+    """Escape knob (b), PAPER.md §3: every living individual's weights are reset at once.
+
+    [choice] The reset takes effect in their children: a child of a reset individual starts
+    from fresh weights (like RESET-WEIGHTS), since the living individuals' accuracies were
+    measured with the old weights and stay as they are. Returns how many were reset.
+    """
+    with transaction.atomic():
+        Experiment.objects.select_for_update().get(pk=experiment_id)
+        count = (
+            Individual.objects.filter(experiment_id=experiment_id)
+            .alive()
+            .update(weights_reset=True)
+        )
+        events.emit(
+            experiment_id,
+            events.STATUS,
+            {
+                **events.experiment_payload(Experiment.objects.get(pk=experiment_id)),
+                "escape": f"weights of {count} living individuals reset",
+            },
+        )
+    return count
+
+
+def pin(individual_id: int, pinned: bool) -> None:
+    """A pinned individual's weights are kept whatever the retention rule says."""
+    Individual.objects.filter(pk=individual_id).update(pinned=pinned)

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.experiment_list, name="experiment-list"),
+    path("new/", views.experiment_new, name="experiment-new"),
+    path("compare/", views.experiment_compare, name="experiment-compare"),
+    path("<int:pk>/", views.experiment_detail, name="experiment-detail"),
+    path("<int:pk>/snapshot.json", views.experiment_snapshot, name="experiment-snapshot"),
+    path("<int:pk>/analytics.json", views.experiment_analytics, name="experiment-analytics"),
+    path(
+        "<int:pk>/individuals/<int:number>.json", views.individual_detail, name="individual-detail"
+    ),
+    path(
+        "<int:pk>/individuals/<int:number>/lineage.json",
+        views.individual_lineage,
+        name="individual-lineage",
+    ),
+    path("<int:pk>/<str:action>/", views.experiment_control, name="experiment-control"),
+]

@@ -1,0 +1,108 @@
+"""`make run`: migrate, make a first admin, then run every process of the embedded set-up.
+
+Processes (supervised by honcho, which stops all of them cleanly on Ctrl-C):
+- redis: the embedded Redis-compatible server, unless REDIS_URL points elsewhere;
+- worker: one Celery worker (one process per core, one torch thread each);
+- web: the ASGI server (HTTP + websockets) on 127.0.0.1:$PORT.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import sys
+import threading
+import time
+
+import django
+
+
+def _bootstrap() -> None:
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from evolab.accounts.services import ensure_admin_team
+
+    call_command("migrate", interactive=False, verbosity=0)
+    User = get_user_model()
+    if not User.objects.filter(is_superuser=True).exists():
+        password = os.environ.get("EVOLAB_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        user = User.objects.create_superuser("admin", "", password)
+        ensure_admin_team(user)
+        shown = (
+            "(from EVOLAB_ADMIN_PASSWORD)" if os.environ.get("EVOLAB_ADMIN_PASSWORD") else password
+        )
+        print(
+            f"\n  Created the first admin account: username 'admin', password {shown}\n"
+            "  (shown once; change it under /admin/)\n",
+            flush=True,
+        )
+    settings.EVOLAB_DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+# Clients send only tiny control frames ({"after": seq}); anything larger is refused by the
+# server before it reaches a consumer (hardening: over-size websocket frames).
+WEBSOCKET_MAX_MESSAGE_BYTES = 4096
+
+
+def daphne_argv(host: str, port: int) -> list[str]:
+    """The ASGI server's command line (HTTP + websockets), shared with the tests."""
+    return [
+        sys.executable,
+        "-m",
+        "daphne",
+        "-b",
+        host,
+        "-p",
+        str(port),
+        "--websocket-max-message-size",
+        str(WEBSOCKET_MAX_MESSAGE_BYTES),
+        "--websocket-max-frame-size",
+        str(WEBSOCKET_MAX_MESSAGE_BYTES),
+        "evolab.asgi:application",
+    ]
+
+
+def _announce_when_up(host: str, port: int) -> None:
+    for _ in range(600):
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                print(
+                    f"\n  EvoLab is running at http://{host}:{port}/  (Ctrl-C stops it)\n",
+                    flush=True,
+                )
+                return
+        except OSError:
+            time.sleep(0.2)
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evolab.settings")
+    django.setup()
+    from django.conf import settings
+    from honcho.manager import Manager
+
+    from workers.launch import visible_gpus, worker_commands
+
+    _bootstrap()
+    port = int(os.environ.get("PORT", "8000"))
+    python = sys.executable
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    manager = Manager()
+    if settings.REDIS_IS_EMBEDDED:
+        manager.add_process("redis", f"{python} -m evolab.embedded_redis", env=env)
+    cpu_processes = int(os.environ.get("EVOLAB_WORKER_CONCURRENCY", os.cpu_count() or 1))
+    for name, cmd, extra in worker_commands(
+        visible_gpus(), 1, cpu_processes, settings.CELERY_TASK_DEFAULT_QUEUE, beat=True
+    ):
+        manager.add_process(f"worker-{name}", cmd, env={**env, **extra})
+    manager.add_process("web", " ".join(daphne_argv("127.0.0.1", port)), env=env)
+    threading.Thread(target=_announce_when_up, args=("127.0.0.1", port), daemon=True).start()
+    manager.loop()
+    sys.exit(manager.returncode)
+
+
+if __name__ == "__main__":
+    main()

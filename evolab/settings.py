@@ -1,0 +1,311 @@
+"""EvoLab settings: one module, configured from the environment (12-factor).
+
+Every environment variable is read here and nowhere else. Defaults give the embedded
+single-machine set-up (SQLite under var/, the embedded Redis-compatible server that
+`make run` starts); EVOLAB_PRODUCTION=true refuses unsafe values at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("EVOLAB_VAR_DIR", BASE_DIR / "var")).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def envbool(name: str, default: bool) -> bool:
+    """Read a boolean: only true/false (any case), 1/0 are accepted; anything else fails loudly."""
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"{name}={raw!r}: expected true or false")
+
+
+def envint(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r}: expected an integer") from None
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def _local_secret_key() -> str:
+    """A key generated once and kept under var/, for local use only (production sets SECRET_KEY)."""
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+DEBUG = envbool("DEBUG", False)
+SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret_key()
+SECRET_KEY_FROM_ENV = bool(os.environ.get("SECRET_KEY"))
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+
+# A production deployment (compose.yaml sets EVOLAB_PRODUCTION=true) refuses to start with
+# settings that would expose it: a generated SECRET_KEY, any host, or DEBUG.
+PRODUCTION = envbool("EVOLAB_PRODUCTION", False)
+if PRODUCTION:
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not SECRET_KEY_FROM_ENV or len(SECRET_KEY) < 32:
+        raise ImproperlyConfigured("production needs SECRET_KEY set (at least 32 characters)")
+    if "*" in ALLOWED_HOSTS or not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("production refuses ALLOWED_HOSTS=*: list the host names")
+    if DEBUG:
+        raise ImproperlyConfigured("production refuses DEBUG=true")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "evolab.accounts",
+    "evolab.experiments",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "evolab.urls"
+ASGI_APPLICATION = "evolab.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "frontend" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'evolab.sqlite3'}"
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL lets the web server read while a worker writes; IMMEDIATE takes the write lock
+    # at BEGIN, which serialises selection transactions (DESIGN.md: correct on SQLite too)
+    # and avoids the deadlock-prone upgrade from a read to a write lock.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Many threads of one process share a bounded pool instead of a connection each
+    # (PostgreSQL allows 100 by default); EVOLAB_DB_POOL=0 turns pooling off.
+    if envint("EVOLAB_DB_POOL", 0) > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+        DATABASES["default"]["OPTIONS"] = {
+            "pool": {"min_size": 1, "max_size": envint("EVOLAB_DB_POOL", 0), "timeout": 60}
+        }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: Celery broker and Channels layer ------------------------------------------
+EMBEDDED_REDIS_PORT = envint("EVOLAB_EMBEDDED_REDIS_PORT", 6389)
+REDIS_URL = os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
+REDIS_IS_EMBEDDED = not os.environ.get("REDIS_URL")
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": os.environ.get("EVOLAB_CHANNEL_PREFIX", "evolab"),
+            "capacity": 1000,
+            "expiry": 30,
+        },
+    }
+}
+
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("EVOLAB_QUEUE", "cpu")
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A step that outlives this is redelivered; lease tokens make the second copy harmless.
+    "visibility_timeout": envint("EVOLAB_VISIBILITY_TIMEOUT", 3600),
+    "global_keyprefix": os.environ.get("EVOLAB_BROKER_PREFIX", ""),
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+
+# --- Files ----------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves from the finders; this only silences it
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media")).resolve()
+MEDIA_URL = "/media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+EVOLAB_DATA_DIR = Path(os.environ.get("EVOLAB_DATA_DIR", VAR_DIR / "data")).resolve()
+# Workers on several machines share weights through S3-compatible storage when a bucket is
+# set (credentials: the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, read by boto3).
+EVOLAB_S3_BUCKET = os.environ.get("EVOLAB_S3_BUCKET", "")
+if EVOLAB_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": EVOLAB_S3_BUCKET,
+            "endpoint_url": os.environ.get("EVOLAB_S3_ENDPOINT_URL") or None,
+            "location": os.environ.get("EVOLAB_S3_PREFIX", "evolab"),
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
+# --- Auth, sessions -------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/experiments/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Password reset mails: printed to the console unless a real backend is configured.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "evolab@localhost")
+PASSWORD_RESET_TIMEOUT = envint("PASSWORD_RESET_TIMEOUT", 3 * 86400)
+# No open sign-up: accounts come from an admin or an invitation link. Set true to let
+# anyone with the site's address create an account (they join no team until invited).
+EVOLAB_OPEN_SIGNUP = envbool("EVOLAB_OPEN_SIGNUP", False)
+
+# --- HTTPS and cookies ----------------------------------------------------------------
+# HTTPS=true when the site is served over TLS (directly or behind a proxy): it turns on
+# redirects, secure cookies and HSTS, each of which can still be set on its own. The
+# embedded default (plain http on 127.0.0.1) leaves them all off.
+HTTPS = envbool("HTTPS", False)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
+if envbool("BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", HTTPS)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Several named, revocable, hashed keys per user (rest_framework.authtoken allows one).
+        # First, so that a missing or bad key answers 401 with WWW-Authenticate, not 403.
+        "evolab.accounts.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # `?format=` names a download format (safetensors, onnx, ...), not a renderer.
+    "URL_FORMAT_OVERRIDE": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "EvoLab API",
+    "DESCRIPTION": "Evolve image classifiers (Real et al., ICML 2017).",
+    "VERSION": "1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The same choices are called the same everywhere; name the enums once.
+    "ENUM_NAME_OVERRIDES": {
+        "ExperimentStatusEnum": "evolab.experiments.models.Status",
+        "IndividualStateEnum": "evolab.experiments.models.State",
+        "RoleEnum": "evolab.accounts.models.Role",
+    },
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.channels.server": {"level": "WARNING"}},
+}
+
+# --- EvoLab limits (form and API validation; PAPER.md §1 defaults) --------------------
+EVOLAB_LIMITS = {
+    "max_population": envint("EVOLAB_MAX_POPULATION", 1000),
+    "max_workers": envint("EVOLAB_MAX_WORKERS", 256),
+    "max_steps_per_child": envint("EVOLAB_MAX_STEPS", 100_000),
+    "max_individuals": envint("EVOLAB_MAX_INDIVIDUALS", 1_000_000),
+}
+# Lease on a child in training: a worker heartbeats while it trains; another worker may take
+# the child over once the lease has expired (PAPER.md §1: never lose a child).
+EVOLAB_LEASE_SECONDS = envint("EVOLAB_LEASE_SECONDS", 60)
+EVOLAB_KEEP_ALL_WEIGHTS = envbool("EVOLAB_KEEP_ALL_WEIGHTS", False)
+EVOLAB_MAX_UPLOAD_MB = envint("EVOLAB_MAX_UPLOAD_MB", 512)  # imported weights (safetensors)
+EVOLAB_DEVICE = os.environ.get("EVOLAB_DEVICE", "auto")
+# A child whose estimated training memory exceeds this is never created (mutations redraw).
+EVOLAB_MAX_CHILD_MEMORY_MB = envint("EVOLAB_MAX_CHILD_MEMORY_MB", 8192)

@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from evolab.accounts.api import TeamViewSet
+from evolab.experiments.api import ExperimentViewSet, IndividualViewSet
+
+from .health import healthz
+
+router = DefaultRouter()
+# `?format=` and `.json` suffixes would collide with the download formats; JSON is the default.
+router.include_format_suffixes = False
+router.register("teams", TeamViewSet, basename="api-team")
+router.register("experiments", ExperimentViewSet, basename="api-experiment")
+router.register("individuals", IndividualViewSet, basename="api-individual")
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/experiments/", permanent=False)),
+    path("healthz", healthz, name="healthz"),
+    path("accounts/", include("evolab.accounts.urls")),
+    path("experiments/", include("evolab.experiments.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Swagger UI from drf-spectacular-sidecar's static files: no CDN.
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include(router.urls)),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,47 @@
+// Experiments page: live status, counts and best accuracy of the team's open runs, pushed by
+// /ws/experiments/. On reconnect the page reloads its rows from the database (the truth).
+import { fmtFlops, pct } from "./panels.js";
+
+const table = document.getElementById("runs");
+const conn = document.getElementById("conn");
+
+function showRow(row) {
+  const tr = table?.querySelector(`tr[data-id="${row.id}"]`);
+  if (!tr) return;
+  const status = tr.querySelector("[data-field=status]");
+  status.textContent = row.status;
+  status.className = `status ${row.status}`;
+  tr.querySelector("[data-field=individuals_trained]").textContent = row.individuals_trained.toLocaleString();
+  tr.querySelector("[data-field=best_val_accuracy]").textContent = pct(row.best_val_accuracy);
+  tr.querySelector("[data-field=total_flops]").textContent = fmtFlops(row.total_flops);
+}
+
+function formatStatic() {
+  for (const td of table?.querySelectorAll("[data-field=total_flops]") || []) td.textContent = fmtFlops(Number(td.dataset.value));
+  for (const td of table?.querySelectorAll("[data-field=best_val_accuracy]") || []) {
+    const v = Number(td.textContent);
+    if (td.textContent !== "–" && !Number.isNaN(v)) td.textContent = pct(v);
+  }
+}
+
+let retry = 0, wasOpen = false;
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/experiments/`);
+  socket.onopen = () => {
+    if (wasOpen) location.reload(); // missed pushes while away: the database has them
+    wasOpen = true;
+    retry = 0;
+    conn.textContent = "live";
+    conn.className = "conn live";
+  };
+  socket.onmessage = (msg) => showRow(JSON.parse(msg.data));
+  socket.onclose = () => {
+    conn.textContent = "reconnecting…";
+    conn.className = "conn down";
+    setTimeout(connect, Math.min(10000, 500 * 2 ** retry++));
+  };
+}
+
+formatStatic();
+if (table) connect();

@@ -1,0 +1,99 @@
+"""A downloaded bundle runs without EvoLab: a separate Python process with only torch
+(and onnxruntime) loads every format and reproduces the stored validation accuracy."""
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from workers.datasets import load_dataset
+
+pytestmark = pytest.mark.integration
+
+CONFIG = {"dataset": "digits", "population": 3, "workers": 1, "steps_per_child": 20,
+          "max_individuals": 5, "seed": 3}  # fmt: skip
+
+# Runs with `python -I` from the bundle's folder: evolab cannot be imported there.
+STANDALONE = r"""
+import json, sys
+import numpy as np, onnxruntime, torch
+from safetensors.torch import load_file
+assert "evolab" not in sys.modules
+m = json.load(open("metrics.json"))
+mean, std = (torch.tensor(m[k]).view(1, -1, 1, 1) for k in ("mean", "std"))
+x = torch.from_numpy(np.load("val_x.npy")).float()
+x = (x / 255 - mean) / std
+y = torch.from_numpy(np.load("val_y.npy"))
+def accuracy(logits):
+    return (torch.as_tensor(logits).argmax(1) == y).float().mean().item()
+program = torch.export.load("model.pt").module()
+out = {"torch.export": accuracy(program(x))}
+fresh = torch.export.load("model.pt").module()
+for p in fresh.parameters():
+    torch.nn.init.zeros_(p)
+missing = fresh.load_state_dict(load_file("model.safetensors"), strict=False)
+assert not missing.unexpected_keys, missing
+out["safetensors"] = accuracy(fresh(x))
+session = onnxruntime.InferenceSession("model.onnx")
+out["onnx"] = accuracy(session.run(None, {"image": x.numpy()})[0])
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def bundle(stack, tmp_path_factory):
+    s = stack.session("vic")  # a viewer may download
+    mia = stack.session("mia")
+    exp = stack.create(mia, CONFIG, name="bundle")
+    body = stack.wait_status(mia, exp["id"], ("finished",), timeout=180)
+    best = s.get(f"{stack.url}/api/individuals/{body['best']['id']}/", timeout=10).json()
+    r = s.get(f"{stack.url}/api/individuals/{best['id']}/download/?format=bundle", timeout=120)
+    assert r.status_code == 200, r.text
+    assert int(r.headers["Content-Length"]) == len(r.content)
+    folder = tmp_path_factory.mktemp("bundle")
+    zipfile.ZipFile(io.BytesIO(r.content)).extractall(folder)
+    return stack, s, best, folder
+
+
+def test_the_bundle_has_every_file(bundle):
+    _, _, best, folder = bundle
+    names = {p.name for p in folder.iterdir()}
+    assert {"model.safetensors", "dna.json", "model.pt", "model.onnx"} <= names
+    assert {"metrics.json", "README.md"} <= names
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["val_accuracy"] == best["val_accuracy"] and metrics["dataset"] == "digits"
+    assert metrics["lineage"][0] == best["id"] and len(metrics["classes"]) == 10
+
+
+def test_every_format_reproduces_the_validation_accuracy_with_only_torch(bundle):
+    _, _, best, folder = bundle
+    data = load_dataset("digits", None, CONFIG["seed"])
+    np.save(folder / "val_x.npy", data.val_x.numpy())
+    np.save(folder / "val_y.npy", data.val_y.numpy())
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", STANDALONE],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    accuracies = json.loads(result.stdout.strip().splitlines()[-1])
+    assert accuracies == {k: best["val_accuracy"] for k in ("torch.export", "safetensors", "onnx")}
+
+
+def test_the_ensemble_and_single_files_download(bundle):
+    stack, s, best, _ = bundle
+    exp_id = s.get(f"{stack.url}/api/individuals/{best['id']}/", timeout=10).json()["experiment"]
+    r = s.get(f"{stack.url}/api/experiments/{exp_id}/download/?format=ensemble", timeout=120)
+    assert (
+        r.status_code == 200
+        and "ensemble.json" in zipfile.ZipFile(io.BytesIO(r.content)).namelist()
+    )
+    for fmt in ("safetensors", "torchscript", "onnx", "dna"):
+        r = s.get(f"{stack.url}/api/individuals/{best['id']}/download/?format={fmt}", timeout=60)
+        assert r.status_code == 200 and int(r.headers["Content-Length"]) == len(r.content), fmt

@@ -1,0 +1,183 @@
+"""Every URL pattern, API route, websocket route and download, against every kind of user.
+
+Routes are enumerated from the resolver, so a new route is covered the day it is added:
+anonymous users and the viewers and members of another team are refused everywhere (an
+object of another team is a 404, never a 403); a team's viewer, member and admin get
+exactly what their role allows.
+"""
+
+import asyncio
+import re
+
+import pytest
+import websockets
+from django.urls import URLResolver, get_resolver
+
+from evolab.experiments.routing import websocket_urlpatterns
+
+from .harness import run_async
+
+pytestmark = pytest.mark.integration
+
+CONFIG = {"dataset": "digits", "population": 3, "workers": 1, "steps_per_child": 5,
+          "max_individuals": 4, "seed": 5}  # fmt: skip
+PUBLIC = {None, "healthz", "login", "logout", "password_reset", "password_reset_done",
+          "password_reset_confirm", "password_reset_complete", "signup", "invitation",
+          "invitation-open", "schema", "api-docs"}  # fmt: skip
+MEMBER_POSTS = {"experiment-control", "api-individual-pin"} | {
+    f"api-experiment-{verb}"
+    for verb in ("start", "pause", "resume", "stop", "clone", "workers", "escape")
+}
+ADMIN_POSTS = {"team-invite", "team-settings", "member-role", "member-remove",
+               "invitation-revoke"}  # fmt: skip
+REFUSED_ANON = {401, 403, 405}
+EXTRA_USERS = """
+from django.contrib.auth.models import User
+from evolab.accounts.models import Team, Membership
+for name, team, role in [("olga", "Other lab", "viewer"), ("omar", "Other lab", "member"),
+                         ("ada", "Vision", "admin"), ("tess", "Vision", "viewer")]:
+    user, _ = User.objects.get_or_create(username=name)
+    user.set_password("{password}"); user.save()
+    Membership.objects.get_or_create(user=user, team=Team.objects.get(name=team), role=role)
+"""
+
+
+def walk(patterns, prefix=""):
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from walk(p.url_patterns, prefix + str(p.pattern))
+        else:
+            yield prefix + str(p.pattern), p.name
+
+
+def concrete(route: str, ids: dict) -> str:
+    """Fill a route's parameters with the ids of Team Vision's objects."""
+    kind = "individual" if "individuals/" in route and "experiments/" not in route else None
+    kind = kind or ("team" if "teams" in route else "experiment")
+
+    def value(name: str) -> str:
+        if name == "pk":
+            return str(ids[kind])
+        return str(ids.get(name, "x"))
+
+    route = route.replace("^", "").replace("$", "").replace("\\.", ".")
+    route = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: value(m.group(1)), route)
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: value(m.group(1)), route)
+
+
+@pytest.fixture(scope="module")
+def world(stack):
+    from tests.integration.harness import PASSWORD
+
+    stack.manage("shell", "-c", EXTRA_USERS.format(password=PASSWORD))
+    mia = stack.session("mia")
+    exp = stack.create(mia, CONFIG, name="secret-vision-run")
+    body = stack.wait_status(mia, exp["id"], ("finished",), timeout=180)
+    ((team,),) = stack.sql("SELECT id FROM accounts_team WHERE name = 'Vision'")
+    ((tess,),) = stack.sql("SELECT id FROM auth_user WHERE username = 'tess'")
+    ((number,),) = stack.sql("SELECT number FROM experiments_individual WHERE id = ?",
+                             (body["best"]["id"],))  # fmt: skip
+    ada = stack.session("ada")
+    ada.post(f"{stack.url}/accounts/teams/{team}/invite/", data={"role": "viewer", "days": 1})
+    ((invitation,),) = stack.sql("SELECT max(id) FROM accounts_invitation")
+    ids = {"experiment": exp["id"], "individual": body["best"]["id"], "team": team,
+           "user_id": tess, "number": number, "action": "stop",
+           "invitation_id": invitation}  # fmt: skip
+    routes = [(concrete(r, ids), name) for r, name in walk(get_resolver().url_patterns)]
+    routes = [(url, name) for url, name in routes if not url.startswith("/admin/")]
+    return stack, ids, routes
+
+
+def send(stack, session, method: str, url: str):
+    return session.request(method, stack.url + url, timeout=120, allow_redirects=False)
+
+
+def test_anonymous_users_are_refused_everywhere_but_the_public_pages(world):
+    import requests
+
+    stack, _, routes = world
+    anon = requests.Session()
+    for url, name in routes:
+        if name in PUBLIC:
+            continue
+        for method in ("GET", "POST"):
+            r = send(stack, anon, method, url)
+            to_login = r.status_code == 302 and "/accounts/login/" in r.headers["Location"]
+            assert to_login or r.status_code in REFUSED_ANON, (method, url, r.status_code)
+
+
+@pytest.mark.parametrize("username", ["olga", "omar", "oscar"])
+def test_another_teams_users_get_404_for_every_object_and_see_nothing(world, username):
+    stack, ids, routes = world
+    s = stack.session(username)
+    for url, name in routes:
+        if name in PUBLIC:
+            continue
+        has_object = bool(re.search(r"/\d+(/|\.json|$)", url))
+        for method in ("GET", "POST"):
+            r = send(stack, s, method, url)
+            assert r.status_code < 500, (method, url, r.text[:300])
+            if has_object:  # 405 (a method the route lacks) is the same for any id
+                assert r.status_code in (404, 405), (username, method, url, r.status_code)
+            else:
+                assert "secret-vision-run" not in r.text, (username, method, url)
+
+
+def allowed(r) -> bool:
+    return r.status_code not in (401, 403, 404) and r.status_code < 500
+
+
+@pytest.mark.parametrize("username,role", [("vic", "viewer"), ("mia", "member"), ("ada", "admin")])
+def test_each_role_of_the_team_gets_exactly_what_it_allows(world, username, role):
+    stack, _, routes = world
+    s = stack.session(username)
+    for url, name in routes:
+        if name in PUBLIC or name == "token-revoke":
+            continue
+        if name in MEMBER_POSTS | ADMIN_POSTS:
+            if name == "member-remove" and role == "admin":
+                continue  # removing tess would change the world for later checks
+            needs = "admin" if name in ADMIN_POSTS else "member"
+            may = {"viewer": 0, "member": 1, "admin": 2}[role] >= {"member": 1, "admin": 2}[needs]
+            r = send(stack, s, "POST", url)
+            assert allowed(r) == may, (username, url, r.status_code)
+        elif name and not name.startswith("api-") or name in ("api-root",):
+            r = send(stack, s, "GET", url)
+            assert r.status_code < 500 and r.status_code not in (401, 403), (username, url)
+        else:
+            r = send(stack, s, "GET", url)
+            assert allowed(r) or r.status_code == 405, (username, url, r.status_code)
+
+
+async def refused(url: str, headers: dict) -> bool:
+    try:
+        async with websockets.connect(url, additional_headers=headers) as ws:
+            await asyncio.wait_for(ws.recv(), 5)
+    except (websockets.exceptions.InvalidStatus, websockets.exceptions.ConnectionClosed):
+        return True
+    except TimeoutError:  # accepted, but silent: not a refusal
+        return False
+    return False
+
+
+def ws_urls(stack, ids, with_object: bool) -> list[str]:
+    paths = [str(p.pattern) for p in websocket_urlpatterns]
+    paths = [
+        p.replace("<int:pk>", str(ids["experiment"])) for p in paths if ("<" in p) == with_object
+    ]
+    return [f"ws://127.0.0.1:{stack.port}/{path}?after=0" for path in paths]
+
+
+@pytest.mark.parametrize("username,refuse", [("olga", True), ("omar", True), ("vic", False)])
+def test_experiment_websockets_admit_only_the_team(world, username, refuse):
+    stack, ids, _ = world
+    s = stack.session(username)
+    headers = {"Cookie": f"sessionid={s.cookies['sessionid']}", "Origin": stack.url}
+    for url in ws_urls(stack, ids, with_object=True):
+        assert run_async(refused(url, headers)) == refuse, (username, url)
+
+
+def test_every_websocket_refuses_anonymous_users(world):
+    stack, ids, _ = world
+    for url in ws_urls(stack, ids, True) + ws_urls(stack, ids, False):
+        assert run_async(refused(url, {"Origin": stack.url})), url

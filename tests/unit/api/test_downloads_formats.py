@@ -1,0 +1,85 @@
+"""Downloads: a bundle that runs with plain PyTorch, single files, the top-k ensemble."""
+
+import io
+import json
+import zipfile
+
+import torch
+from django.core.files.storage import default_storage
+
+from evolab.experiments.models import Individual
+from evolab.experiments.storage import derived_names
+
+from .conftest import api, store_individual
+
+
+def unzip(response) -> zipfile.ZipFile:
+    body = b"".join(response.streaming_content)
+    assert int(response["Content-Length"]) == len(body)
+    return zipfile.ZipFile(io.BytesIO(body))
+
+
+def test_the_bundle_holds_every_file_and_its_program_runs(viewer, exp):
+    ind = store_individual(exp, 0, 0.7)
+    r = api(viewer).get(f"/api/individuals/{ind.pk}/download/")
+    assert r.status_code == 200 and "attachment" in r["Content-Disposition"]
+    archive = unzip(r)
+    names = set(archive.namelist())
+    assert names == {
+        "model.safetensors", "dna.json", "model.pt", "model.onnx", "metrics.json", "README.md"
+    }  # fmt: skip
+    metrics = json.loads(archive.read("metrics.json"))
+    assert metrics["val_accuracy"] == 0.7 and metrics["mean"] == [0.3] and metrics["std"] == [0.4]
+    assert metrics["lineage"] == [ind.pk] and len(metrics["classes"]) == 10
+    program = torch.export.load(io.BytesIO(archive.read("model.pt"))).module()
+    assert program(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
+    assert "torch.export.load" in archive.read("README.md").decode()
+
+
+def test_exports_are_cached_next_to_the_weights(viewer, exp):
+    ind = store_individual(exp, 0)
+    api(viewer).get(f"/api/individuals/{ind.pk}/download/?format=onnx")
+    assert default_storage.exists(derived_names(ind.weights)[1])
+    api(viewer).get(f"/api/individuals/{ind.pk}/download/?format=torchscript")
+    assert default_storage.exists(derived_names(ind.weights)[0])
+
+
+def test_single_files_have_their_size_and_name(viewer, exp):
+    ind = store_individual(exp, 3)
+    client = api(viewer)
+    for fmt, suffix in [("safetensors", ".safetensors"), ("dna", ".dna.json"), ("onnx", ".onnx")]:
+        r = client.get(f"/api/individuals/{ind.pk}/download/?format={fmt}")
+        assert r.status_code == 200, fmt
+        assert f'evolab-{exp.pk}-3{suffix}"' in r["Content-Disposition"]
+        assert int(r["Content-Length"]) == len(r.content)
+
+
+def test_an_individual_whose_weights_are_gone_is_a_404_but_its_dna_is_not(viewer, exp):
+    ind = store_individual(exp, 0)
+    Individual.objects.filter(pk=ind.pk).update(weights="", weights_size=0, state="dead")
+    client = api(viewer)
+    assert client.get(f"/api/individuals/{ind.pk}/download/").status_code == 404
+    assert client.get(f"/api/individuals/{ind.pk}/download/?format=dna").status_code == 200
+
+
+def test_an_unknown_format_is_a_400(viewer, exp):
+    ind = store_individual(exp, 0)
+    r = api(viewer).get(f"/api/individuals/{ind.pk}/download/?format=pickle")
+    assert r.status_code == 400 and "format" in r.json()
+
+
+def test_the_ensemble_bundle_has_the_top_k_members(viewer, exp):
+    for n, acc in enumerate([0.2, 0.9, 0.5]):
+        store_individual(exp, n, acc)
+    r = api(viewer).get(f"/api/experiments/{exp.pk}/download/?format=ensemble")
+    archive = unzip(r)
+    summary = json.loads(archive.read("ensemble.json"))
+    assert summary["members"] == [1, 2]
+    assert "members/1/model.pt" in archive.namelist()
+
+
+def test_another_team_cannot_download(outsider, exp):
+    ind = store_individual(exp, 0)
+    client = api(outsider)
+    assert client.get(f"/api/individuals/{ind.pk}/download/").status_code == 404
+    assert client.get(f"/api/experiments/{exp.pk}/download/").status_code == 404

@@ -1,0 +1,275 @@
+"""Train one child and measure its fitness (PAPER.md §5).
+
+The data lives on the device as uint8 for the whole run; a batch is an index gather
+with a seeded generator, normalised (and, for 32x32 sets, augmented) on the device in
+one go for a chunk of steps. No DataLoader, no PIL, no per-sample Python: the children
+of early generations are tiny, so per-step overhead, not arithmetic, is the cost.
+
+SGD with momentum 0.9, weight decay 1e-4 on conv and linear weights only, batch 50,
+cross-entropy, a constant learning rate taken from the DNA, a fixed number of steps
+(not epochs: PAPER.md §8).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from evolab.evolution.dna import DNA
+from evolab.evolution.flops import count_params, individual_flops
+from evolab.evolution.network import build_network, inherit_weights
+from workers.datasets import Dataset
+
+MOMENTUM = 0.9
+WEIGHT_DECAY = 1e-4
+BATCH_SIZE = 50
+EVAL_CHUNK = 1000
+AUGMENT_PAD = 4
+# Batches for this many images are gathered and normalised at once: one big tensor op
+# instead of `chunk` small ones.
+GATHER_IMAGES = 16_384
+PROGRESS_INTERVAL_S = 0.5
+# On CUDA, reading the loss forces a sync; look at it only every few steps there.
+CUDA_NAN_CHECK_EVERY = 32
+
+Progress = Callable[[int, float], None]
+
+
+@dataclass(frozen=True)
+class TrainStats:
+    steps: int
+    final_loss: float
+    seconds: float
+    diverged: bool
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else 0.0
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """`auto` -> CUDA when present, else CPU; an explicit `cuda` without a GPU falls
+    back to CPU rather than failing (a worker must run anywhere)."""
+    if preference in ("auto", "cuda") or preference.startswith("cuda:"):
+        if torch.cuda.is_available():
+            return torch.device("cuda" if preference == "auto" else preference)
+        return torch.device("cpu")
+    return torch.device(preference)
+
+
+def param_groups(model: nn.Module, weight_decay: float = WEIGHT_DECAY) -> list[dict]:
+    """Weight decay on conv and linear weights only; BN scales/shifts and biases (the
+    1-D parameters) get none (PAPER.md §5; the mistake list names decay confusions)."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (decay if param.ndim >= 2 else no_decay).append(param)
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+
+
+def _normaliser(data: Dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, shift) so that x_uint8 * scale - shift == (x / 255 - mean) / std."""
+    mean = torch.tensor(data.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    std = torch.tensor(data.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    return 1.0 / (255.0 * std), mean / std
+
+
+def normalise(x: torch.Tensor, data: Dataset) -> torch.Tensor:
+    """uint8 (N,C,H,W) -> float32, per-channel normalised with the train statistics."""
+    scale, shift = _normaliser(data, x.device)
+    return x.float().mul_(scale).sub_(shift)
+
+
+def augment_batch(
+    x: torch.Tensor, generator: torch.Generator, pad: int = AUGMENT_PAD
+) -> torch.Tensor:
+    """He et al. 2016 augmentation in one gather: zero-pad by `pad` (zero is the mean
+    after normalisation), random HxW crop, random horizontal flip (PAPER.md §5)."""
+    b, _, h, w = x.shape
+    dev = x.device
+    padded = F.pad(x, (pad, pad, pad, pad))
+    oy = torch.randint(0, 2 * pad + 1, (b, 1), generator=generator, device=dev)
+    ox = torch.randint(0, 2 * pad + 1, (b, 1), generator=generator, device=dev)
+    flip = torch.rand((b, 1), generator=generator, device=dev) < 0.5
+    rows = oy + torch.arange(h, device=dev)
+    across = torch.arange(w, device=dev)
+    cols = ox + torch.where(flip, w - 1 - across, across)
+    batch = torch.arange(b, device=dev)[:, None, None]
+    # Advanced indices around a slice put the indexed dims first: (B, H, W, C).
+    out = padded[batch, :, rows[:, :, None], cols[:, None, :]]
+    return out.permute(0, 3, 1, 2).contiguous()
+
+
+def _batches(
+    data: Dataset, steps: int, batch_size: int, generator: torch.Generator
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield (x, y) for `steps` steps, sampled with replacement by index gather."""
+    device = data.train_x.device
+    scale, shift = _normaliser(data, device)
+    per_chunk = max(1, GATHER_IMAGES // batch_size)
+    for start in range(0, steps, per_chunk):
+        n = min(per_chunk, steps - start)
+        idx = torch.randint(
+            0, len(data.train_x), (n * batch_size,), generator=generator, device=device
+        )
+        xs = data.train_x[idx].float().mul_(scale).sub_(shift)
+        if data.augment:
+            xs = augment_batch(xs, generator)
+        ys = data.train_y[idx]
+        yield from zip(xs.split(batch_size), ys.split(batch_size), strict=True)
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    # bf16 autocast pays off on GPUs only; on CPU it would slow tiny convs down.
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _prepare(model: nn.Module, device: torch.device) -> nn.Module:
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
+def _input_layout(x: torch.Tensor) -> torch.Tensor:
+    if x.device.type == "cuda":
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def train_child(
+    model: nn.Module,
+    data: Dataset,
+    learning_rate: float,
+    steps: int,
+    batch_size: int = BATCH_SIZE,
+    seed: int = 0,
+    device: torch.device | None = None,
+    progress: Progress | None = None,
+) -> TrainStats:
+    """Train `model` in place for `steps` SGD steps at a constant `learning_rate`.
+
+    A non-finite loss stops training and returns `diverged=True` (the caller gives
+    the child fitness 0); it never raises. Thread settings are the caller's business.
+    """
+    device = device or data.device
+    if data.device != device:
+        data = data.to(device)
+    model = _prepare(model, device).train()
+    optimizer = torch.optim.SGD(
+        param_groups(model), lr=learning_rate, momentum=MOMENTUM, foreach=True
+    )
+    generator = torch.Generator(device=device).manual_seed(seed)
+    check_every = CUDA_NAN_CHECK_EVERY if device.type == "cuda" else 1
+    started = last_report = time.monotonic()
+    loss_value, done, diverged = float("nan"), 0, False
+    for step, (x, y) in enumerate(_batches(data, steps, batch_size, generator), start=1):
+        with _autocast(device):
+            loss = F.cross_entropy(model(_input_layout(x)), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        done = step
+        if step % check_every == 0 or step == steps:
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                diverged = True
+                break
+        if progress is not None and time.monotonic() - last_report >= PROGRESS_INTERVAL_S:
+            last_report = time.monotonic()
+            progress(step, loss.item())
+    if progress is not None:
+        progress(done, loss_value)
+    return TrainStats(done, loss_value, time.monotonic() - started, diverged)
+
+
+def predict(
+    model: nn.Module, x: torch.Tensor, data: Dataset, chunk: int = EVAL_CHUNK
+) -> torch.Tensor:
+    """Logits (float32, on the data's device) for uint8 images, eval mode, no grad."""
+    was_training = model.training
+    model.eval()
+    device = x.device
+    outputs = []
+    try:
+        with torch.inference_mode(), _autocast(device):
+            for part in x.split(chunk):
+                outputs.append(model(_input_layout(normalise(part, data))).float())
+    finally:
+        model.train(was_training)
+    if not outputs:
+        return torch.empty((0, data.num_classes), device=device)
+    return torch.cat(outputs)
+
+
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, data: Dataset, chunk: int = EVAL_CHUNK
+) -> float:
+    """Accuracy in [0, 1] of one pass over (x, y); the fitness when x is validation."""
+    if len(x) == 0:
+        return 0.0
+    logits = predict(model, x, data, chunk)
+    return (logits.argmax(dim=1) == y).float().mean().item()
+
+
+def majority_vote(logits: list[torch.Tensor]) -> torch.Tensor:
+    """Class per image by majority vote of several models' logits.
+
+    [choice] Ties (e.g. two models disagreeing, k=2) go to the class with the larger
+    mean softmax probability: votes count first, probabilities only break ties.
+    """
+    stacked = torch.stack([lg.float() for lg in logits])
+    num_classes = stacked.shape[-1]
+    votes = F.one_hot(stacked.argmax(dim=-1), num_classes).sum(dim=0).float()
+    mean_prob = stacked.softmax(dim=-1).mean(dim=0)
+    return (votes + 0.5 * mean_prob).argmax(dim=-1)
+
+
+class IndividualResult(NamedTuple):
+    state_dict: dict[str, torch.Tensor]
+    val_accuracy: float
+    stats: TrainStats
+    flops: int
+    params: int
+
+
+def train_individual(
+    dna: DNA,
+    parent_state: dict[str, torch.Tensor] | None,
+    data: Dataset,
+    steps: int,
+    seed: int,
+    device: torch.device | None = None,
+    batch_size: int = BATCH_SIZE,
+    progress: Progress | None = None,
+) -> IndividualResult:
+    """Build the child, inherit its parent's weights by gene id (PAPER.md §4), train it
+    and measure its fitness on validation (§5). The step both the headless runner and
+    the Celery task run; `parent_state=None` means fresh weights (initial population,
+    RESET-WEIGHTS, random search). A diverged child gets fitness 0."""
+    device = device or data.device
+    torch.manual_seed(seed)  # the fresh initialisation is reproducible per child
+    model = build_network(dna, data.in_shape, data.num_classes)
+    if parent_state is not None:
+        inherit_weights(model, parent_state)
+    stats = train_child(model, data, dna.learning_rate, steps, batch_size, seed, device, progress)
+    val_accuracy = 0.0 if stats.diverged else evaluate(model, data.val_x, data.val_y, data)
+    flops = individual_flops(
+        dna, data.in_shape, data.num_classes, stats.steps, batch_size, len(data.val_x)
+    )
+    params = count_params(dna, data.in_shape, data.num_classes)
+    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    return IndividualResult(state, val_accuracy, stats, flops, params)
