@@ -69,7 +69,11 @@ def test_the_lineage_of_the_best_reaches_an_initial_individual(stack, page, fini
 
 def test_a_web_server_restart_mid_run_ends_caught_up_without_duplicate_dots(stack, page, artefacts):
     s = stack.session("mia")
-    exp = stack.create(s, {**SMALL, "max_individuals": 20}, name="dashboard restart")
+    # Long enough children that the run is surely mid-way when the web server dies, even on a
+    # loaded CI machine (with 40-step children it could finish before the page saw them train).
+    exp = stack.create(
+        s, {**SMALL, "steps_per_child": 200, "max_individuals": 24}, name="dashboard restart"
+    )
     log_in(page, stack)
     page.goto(f"{stack.url}/experiments/{exp['id']}/")
     page.evaluate("window.__noReload = true")
