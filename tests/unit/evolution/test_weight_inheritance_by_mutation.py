@@ -94,19 +94,22 @@ def _kernel_changed(dna, result):
     return dna.edge(edge_id).kernel != result.dna.edge(edge_id).kernel
 
 
-def test_alter_channels_resets_that_conv_and_the_next_conv_only(parent):
+def test_alter_channels_scales_every_later_width_and_resets_the_layers_it_reshapes(parent):
     dna, parent_state = parent
-    # e5 changes v1's width; the next backbone conv e6 is re-aimed so that v2 and everything
-    # after it keep their widths: only the layers whose input shape changed are reset (§4).
+    # Channel genes are relative (PAPER.md §2): v1 going from 6 to 4 channels takes v2 and
+    # v3 along (x1 of v1) and v4 (x0.5 of v3); every tensor whose shape changed is reset,
+    # every other one is inherited (§4).
     result = _child(
         dna,
         "ALTER-NUMBER-OF-CHANNELS",
-        lambda r: r.records[0].modified[0] == "e5" and _channels(r.dna)["v1"] == 4,
+        lambda r: r.records[0].modified == ["e5"] and _channels(r.dna)["v1"] == 4,
     )
-    assert result.records[0].modified == ["e5", "e6"]
-    assert _channels(result.dna) == {**_channels(dna), "v1": 4}
-    expected = {"convs.e5.weight", "convs.e6.weight"} | _bn("v1")
-    assert set(_inherit(result, parent_state).initialised) == expected
+    assert _channels(result.dna) == {"v0": 3, "v1": 4, "v2": 4, "v3": 4, "v4": 2}
+    assert "(6 -> 4 channels)" in result.records[0].description
+    expected = {"convs.e5.weight", "convs.e6.weight", "convs.e8.weight", "head.weight"}
+    report = _inherit(result, parent_state)
+    assert set(report.initialised) == expected | _bn("v1") | _bn("v2")
+    assert "head.bias" in report.inherited
 
 
 def test_alter_channels_of_the_last_conv_resets_it_and_the_head_only(parent):
@@ -147,10 +150,12 @@ def test_removing_a_channel_preserving_conv_keeps_all_remaining_tensors(parent):
     assert set(report.inherited) == set(parent_state) - {"convs.e6.weight"} - _bn("v2")
 
 
-def test_removing_a_widening_conv_resets_only_the_conv_that_now_sees_fewer_channels(parent):
+def test_removing_a_widening_conv_narrows_every_later_tensor_and_resets_them(parent):
     dna, parent_state = parent
     result = _child(dna, "REMOVE-CONVOLUTION", lambda r: r.records[0].removed[0] == "e5")
-    # e6 now reads v0 (3 channels, not 6) and is re-aimed so v2, v3, v4 keep their widths.
-    assert _channels(result.dna) == {"v0": 3, "v2": 6, "v3": 6, "v4": 3}
+    # e6 (x1) now reads v0's 3 channels, not v1's 6: v2 and v3 narrow to 3, v4 to 2 (x0.5).
+    assert _channels(result.dna) == {"v0": 3, "v2": 3, "v3": 3, "v4": 2}
     report = _inherit(result, parent_state)
-    assert set(report.initialised) == {"convs.e6.weight"}
+    reshaped = {"convs.e6.weight", "convs.e8.weight", "head.weight"} | _bn("v2")
+    assert set(report.initialised) == reshaped
+    assert set(report.inherited) == set(parent_state) - reshaped - {"convs.e5.weight"} - _bn("v1")
