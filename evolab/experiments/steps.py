@@ -22,12 +22,22 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    F,
+    FloatField,
+    IntegerField,
+    Q,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from evolab.evolution.dna import DNA, DNAError, Limits
 from evolab.evolution.mutations import mutate, random_dna
-from evolab.evolution.selection import Candidate, plan_step
+from evolab.evolution.selection import Candidate, plan_step, rank_pair
 
 from . import events
 from .config import ExperimentConfig
@@ -75,7 +85,13 @@ def budget_spent(exp: Experiment) -> str | None:
 
 
 def claim(experiment_id: int, worker: str) -> Claim | str:
-    """Select, kill and reserve in one transaction; return the child to train, WAIT or DONE."""
+    """Select, kill and reserve in one transaction; return the child to train, WAIT or DONE.
+
+    The costly half of a tournament step (sampling the pair, reading and mutating the parent)
+    is drafted before the selection lock and checked under it, so the lock is held for a few
+    short statements; a stale draft (one of the pair died meanwhile) is planned again inside.
+    """
+    draft = _draft(experiment_id)
     with transaction.atomic():
         exp = Experiment.objects.select_for_update().get(pk=experiment_id)
         if exp.status != Status.RUNNING:
@@ -87,7 +103,8 @@ def claim(experiment_id: int, worker: str) -> Claim | str:
             if exp.individuals_created < exp.cfg.population:
                 ind = _create_individual(exp, worker, DNA.initial().to_json(), None, out)
             else:
-                ind = _tournament_and_child(exp, worker, out)
+                ind = _child_from_draft(exp, worker, draft, out) if draft else None
+                ind = ind or _tournament_and_child(exp, worker, out)
         out.flush()
         if ind is None:
             return DONE if budget_spent(exp) else WAIT
@@ -130,19 +147,19 @@ def _take_over_expired(exp: Experiment, worker: str, out: events.Outbox) -> Indi
     """A child whose worker stopped heartbeating is retrained, not lost (PAPER.md §1.4)."""
     for ind in exp.individuals.lease_expired().select_related("parent").order_by("number"):
         if ind.attempts >= MAX_ATTEMPTS:
-            _fail(ind, f"its worker was lost {ind.attempts} times while training it", out)
+            reason = f"its worker was lost {ind.attempts} times while training it"
+            _fail(ind, reason, out, training_only=True)
             continue
+        old_token = ind.lease_token
         _lease(ind, worker)
-        ind.save(
-            update_fields=[
-                "lease_token",
-                "lease_expires",
-                "worker",
-                "attempts",
-                "progress_step",
-                "progress_loss",
-            ]
-        )
+        # Conditional on the old lease: a commit (which takes no selection lock) may have
+        # made the child alive a moment ago; then there is nothing to take over.
+        fields = ("lease_token", "lease_expires", "worker", "attempts", "progress_step",
+                  "progress_loss")  # fmt: skip
+        if not Individual.objects.filter(
+            pk=ind.pk, state=State.TRAINING, lease_token=old_token
+        ).update(**{f: getattr(ind, f) for f in fields}):
+            continue
         out.add(
             events.STARTED,
             {"id": ind.pk, "worker": worker, "attempt": ind.attempts, "takeover": True},
@@ -196,6 +213,81 @@ def _population(exp: Experiment) -> tuple[list[Candidate], int]:
         else:
             training += 1
     return alive, training
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A tournament step planned without the lock: valid if both of the pair are still alive."""
+
+    parent: int
+    rival: int  # the worse of the pair: dies if the population is full
+    mutated: Any
+
+
+def _draft(experiment_id: int) -> _Draft | None:
+    exp = Experiment.objects.get(pk=experiment_id)
+    cfg = exp.cfg
+    if (
+        exp.status != Status.RUNNING
+        or cfg.selection != "tournament"
+        or exp.individuals_created < cfg.population
+        or _boosting(exp)
+    ):
+        return None
+    # ORDER BY random() LIMIT 2 over the (experiment, state) index: a uniform pair without
+    # reading the whole population (P = 1000 rows would cost more than the rest of the step).
+    pair = exp.individuals.filter(state=State.ALIVE).order_by("?")[:2]
+    pair = [
+        Candidate(i, acc or 0.0, n)
+        for i, acc, n in pair.values_list("pk", "val_accuracy", "number")
+    ]
+    if len(pair) < 2:
+        return None
+    better, worse = rank_pair(*pair)
+    limits = child_limits(cfg)
+    try:
+        dna = DNA.from_json(
+            Individual.objects.values_list("dna", flat=True).get(pk=better.id),
+            limits=limits,
+            in_shape=cfg.in_shape,
+        )
+    except (DNAError, Individual.DoesNotExist):
+        return None  # the locked path deals with it
+    rng = random.Random(f"{cfg.seed}:{exp.individuals_created}")
+    mutated = mutate(dna, rng, count=cfg.mutations_per_child, in_shape=cfg.in_shape, limits=limits)
+    return _Draft(parent=better.id, rival=worse.id, mutated=mutated)
+
+
+def _child_from_draft(
+    exp: Experiment, worker: str, draft: _Draft, out: events.Outbox
+) -> Individual | None:
+    """Under the lock: the draft's step if both of its pair are still alive, else None."""
+    if _boosting(exp):
+        return None
+    pair = {
+        i.pk: i
+        for i in Individual.objects.filter(pk__in=[draft.parent, draft.rival], state=State.ALIVE)
+    }
+    if len(pair) < 2:
+        return None
+    counts = dict(
+        exp.individuals.filter(state__in=[State.ALIVE, State.TRAINING])
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("pk"))
+    )
+    alive, training = counts.get(State.ALIVE, 0), counts.get(State.TRAINING, 0)
+    if alive >= max(1, exp.cfg.population - training):  # the same rule as plan_tournament
+        _kill(draft.rival, out)
+    mutated = draft.mutated
+    return _create_individual(exp, worker, mutated.dna.to_json(), pair[draft.parent], out, mutated)
+
+
+def _boosting(exp: Experiment) -> bool:
+    """Is (or would) the escape knob give this child several mutations (_mutation_count)?"""
+    plateau = exp.cfg.plateau_individuals
+    hit = plateau and exp.individuals_trained - exp.best_changed_at >= plateau
+    return bool(exp.boost_remaining > 0 or hit)
 
 
 def _tournament_and_child(exp: Experiment, worker: str, out: events.Outbox) -> Individual | None:
@@ -256,11 +348,15 @@ def _kill(pk: int, out: events.Outbox) -> None:
     out.add(events.DEATH, {"id": pk, "died": now.timestamp()})
 
 
-def _fail(ind: Individual, reason: str, out: events.Outbox) -> None:
-    Individual.objects.filter(pk=ind.pk).update(
-        state=State.FAILED, failure_reason=reason, lease_token=None, died=timezone.now()
-    )
-    out.add(events.FAILED, {"id": ind.pk, "reason": reason})
+def _fail(ind: Individual, reason: str, out: events.Outbox, training_only: bool = False) -> None:
+    """Mark it failed; with training_only, only if it is still training under the same lease
+    (a commit, which takes no selection lock, may just have made it alive)."""
+    rows = Individual.objects.filter(pk=ind.pk)
+    if training_only:
+        rows = rows.filter(state=State.TRAINING, lease_token=ind.lease_token)
+    now = timezone.now()
+    if rows.update(state=State.FAILED, failure_reason=reason, lease_token=None, died=now):
+        out.add(events.FAILED, {"id": ind.pk, "reason": reason})
 
 
 def heartbeat(claim_: Claim, step: int, loss: float | None) -> bool:
@@ -315,10 +411,16 @@ def commit(claim_: Claim, child: TrainedChild) -> bool:
 
 
 def _commit_row(claim_: Claim, child: TrainedChild, name: str) -> bool:
+    """The fenced update of the child, then the experiment's counters and the birth event.
+
+    A commit needs no selection lock: the lease token fences the child's row, and turning
+    training into alive leaves the population count (alive + training) as it was. The
+    experiment row is written last, in one conditional UPDATE, so its lock is held only from
+    there to COMMIT, not for the whole commit (scale bench, bench/README.md).
+    """
     now = timezone.now()
+    ind_id = claim_.individual_id
     with transaction.atomic():
-        exp = Experiment.objects.select_for_update().get(pk=claim_.experiment_id)
-        ind_id = claim_.individual_id
         changed = Individual.objects.filter(
             pk=ind_id, state=State.TRAINING, lease_token=claim_.token
         ).update(
@@ -336,28 +438,35 @@ def _commit_row(claim_: Claim, child: TrainedChild, name: str) -> bool:
             progress_step=child.steps,
         )
         if not changed:
-            log.warning("child %s: lease lost, result discarded", claim_.individual_id)
+            log.warning("child %s: lease lost, result discarded", ind_id)
             return False
-        exp.individuals_trained += 1
-        exp.total_flops += child.flops
-        exp.weights_bytes += len(child.weights)
-        if exp.best_val_accuracy is None or child.val_accuracy > exp.best_val_accuracy:
-            exp.best_id, exp.best_val_accuracy = claim_.individual_id, child.val_accuracy
-            exp.best_changed_at = exp.individuals_trained
-        exp.save(
-            update_fields=[
-                "individuals_trained",
-                "total_flops",
-                "weights_bytes",
-                "best",
-                "best_val_accuracy",
-                "best_changed_at",
-            ]
-        )
-        out = events.Outbox(exp)
         payload = events.individual_payload(Individual.objects.get(pk=ind_id))
-        out.add(events.BIRTH, {**payload, "weights_bytes_total": exp.weights_bytes})
-        out.flush()
+        better = Q(best_val_accuracy__isnull=True) | Q(best_val_accuracy__lt=child.val_accuracy)
+        trained = F("individuals_trained") + 1
+        Experiment.objects.filter(pk=claim_.experiment_id).update(  # takes the row lock
+            individuals_trained=trained,
+            total_flops=F("total_flops") + child.flops,
+            weights_bytes=F("weights_bytes") + len(child.weights),
+            best_id=Case(
+                When(better, then=Value(ind_id)),
+                default=F("best_id"),
+                output_field=BigIntegerField(),
+            ),
+            best_val_accuracy=Case(
+                When(better, then=Value(child.val_accuracy)),
+                default=F("best_val_accuracy"),
+                output_field=FloatField(),
+            ),
+            best_changed_at=Case(
+                When(better, then=trained),
+                default=F("best_changed_at"),
+                output_field=IntegerField(),
+            ),
+        )
+        total = Experiment.objects.values_list("weights_bytes", flat=True).get(
+            pk=claim_.experiment_id
+        )
+        events.emit(claim_.experiment_id, events.BIRTH, {**payload, "weights_bytes_total": total})
     return True
 
 
