@@ -44,14 +44,10 @@ def plan_tournament(alive: Sequence[Candidate], population: int, rng: random.Ran
     _check_population(population)
     if len(alive) < 2:
         raise ValueError(f"a tournament needs at least 2 alive individuals, got {len(alive)}")
-    better, worse = rank_pair(*rng.sample(list(alive), 2))
+    a, b = rng.sample(list(alive), 2)
+    better, worse = (a, b) if _fitness(a) > _fitness(b) else (b, a)
     kill = [worse.id] if len(alive) >= population else []
     return Plan(kill=kill, parent=better.id)
-
-
-def rank_pair(a: Candidate, b: Candidate) -> tuple[Candidate, Candidate]:
-    """(better, worse) of a tournament's pair: higher accuracy wins, the older loses ties."""
-    return (a, b) if _fitness(a) > _fitness(b) else (b, a)
 
 
 def plan_aging(

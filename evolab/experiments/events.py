@@ -111,7 +111,14 @@ def emit(experiment_id: int, kind: str, data: dict[str, Any]) -> Event:
                 [experiment_id],
             )
             (seq,) = cursor.fetchone()
-        event = Event.objects.create(experiment_id=experiment_id, seq=seq, kind=kind, data=data)
+        return append(experiment_id, seq, kind, data)
+
+
+def append(experiment_id: int, seq: int, kind: str, data: dict[str, Any]) -> Event:
+    """Insert an event whose seq the caller took from the locked experiment row; deliver it
+    after commit."""
+    assert kind in KINDS, kind
+    event = Event.objects.create(experiment_id=experiment_id, seq=seq, kind=kind, data=data)
     message = event.to_message()
     transaction.on_commit(lambda: broadcast(experiment_id, message))
     return event

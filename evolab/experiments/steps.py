@@ -21,23 +21,13 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import (
-    BigIntegerField,
-    Case,
-    Count,
-    F,
-    FloatField,
-    IntegerField,
-    Q,
-    Value,
-    When,
-)
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from evolab.evolution.dna import DNA, DNAError, Limits
 from evolab.evolution.mutations import mutate, random_dna
-from evolab.evolution.selection import Candidate, plan_step, rank_pair
+from evolab.evolution.selection import Candidate, plan_step
 
 from . import events
 from .config import ExperimentConfig
@@ -85,13 +75,7 @@ def budget_spent(exp: Experiment) -> str | None:
 
 
 def claim(experiment_id: int, worker: str) -> Claim | str:
-    """Select, kill and reserve in one transaction; return the child to train, WAIT or DONE.
-
-    The costly half of a tournament step (sampling the pair, reading and mutating the parent)
-    is drafted before the selection lock and checked under it, so the lock is held for a few
-    short statements; a stale draft (one of the pair died meanwhile) is planned again inside.
-    """
-    draft = _draft(experiment_id)
+    """Select, kill and reserve in one transaction; return the child to train, WAIT or DONE."""
     with transaction.atomic():
         exp = Experiment.objects.select_for_update().get(pk=experiment_id)
         if exp.status != Status.RUNNING:
@@ -103,8 +87,7 @@ def claim(experiment_id: int, worker: str) -> Claim | str:
             if exp.individuals_created < exp.cfg.population:
                 ind = _create_individual(exp, worker, DNA.initial().to_json(), None, out)
             else:
-                ind = _child_from_draft(exp, worker, draft, out) if draft else None
-                ind = ind or _tournament_and_child(exp, worker, out)
+                ind = _tournament_and_child(exp, worker, out)
         out.flush()
         if ind is None:
             return DONE if budget_spent(exp) else WAIT
@@ -213,81 +196,6 @@ def _population(exp: Experiment) -> tuple[list[Candidate], int]:
         else:
             training += 1
     return alive, training
-
-
-@dataclass(frozen=True)
-class _Draft:
-    """A tournament step planned without the lock: valid if both of the pair are still alive."""
-
-    parent: int
-    rival: int  # the worse of the pair: dies if the population is full
-    mutated: Any
-
-
-def _draft(experiment_id: int) -> _Draft | None:
-    exp = Experiment.objects.get(pk=experiment_id)
-    cfg = exp.cfg
-    if (
-        exp.status != Status.RUNNING
-        or cfg.selection != "tournament"
-        or exp.individuals_created < cfg.population
-        or _boosting(exp)
-    ):
-        return None
-    # ORDER BY random() LIMIT 2 over the (experiment, state) index: a uniform pair without
-    # reading the whole population (P = 1000 rows would cost more than the rest of the step).
-    pair = exp.individuals.filter(state=State.ALIVE).order_by("?")[:2]
-    pair = [
-        Candidate(i, acc or 0.0, n)
-        for i, acc, n in pair.values_list("pk", "val_accuracy", "number")
-    ]
-    if len(pair) < 2:
-        return None
-    better, worse = rank_pair(*pair)
-    limits = child_limits(cfg)
-    try:
-        dna = DNA.from_json(
-            Individual.objects.values_list("dna", flat=True).get(pk=better.id),
-            limits=limits,
-            in_shape=cfg.in_shape,
-        )
-    except (DNAError, Individual.DoesNotExist):
-        return None  # the locked path deals with it
-    rng = random.Random(f"{cfg.seed}:{exp.individuals_created}")
-    mutated = mutate(dna, rng, count=cfg.mutations_per_child, in_shape=cfg.in_shape, limits=limits)
-    return _Draft(parent=better.id, rival=worse.id, mutated=mutated)
-
-
-def _child_from_draft(
-    exp: Experiment, worker: str, draft: _Draft, out: events.Outbox
-) -> Individual | None:
-    """Under the lock: the draft's step if both of its pair are still alive, else None."""
-    if _boosting(exp):
-        return None
-    pair = {
-        i.pk: i
-        for i in Individual.objects.filter(pk__in=[draft.parent, draft.rival], state=State.ALIVE)
-    }
-    if len(pair) < 2:
-        return None
-    counts = dict(
-        exp.individuals.filter(state__in=[State.ALIVE, State.TRAINING])
-        .order_by()
-        .values_list("state")
-        .annotate(n=Count("pk"))
-    )
-    alive, training = counts.get(State.ALIVE, 0), counts.get(State.TRAINING, 0)
-    if alive >= max(1, exp.cfg.population - training):  # the same rule as plan_tournament
-        _kill(draft.rival, out)
-    mutated = draft.mutated
-    return _create_individual(exp, worker, mutated.dna.to_json(), pair[draft.parent], out, mutated)
-
-
-def _boosting(exp: Experiment) -> bool:
-    """Is (or would) the escape knob give this child several mutations (_mutation_count)?"""
-    plateau = exp.cfg.plateau_individuals
-    hit = plateau and exp.individuals_trained - exp.best_changed_at >= plateau
-    return bool(exp.boost_remaining > 0 or hit)
 
 
 def _tournament_and_child(exp: Experiment, worker: str, out: events.Outbox) -> Individual | None:
@@ -441,33 +349,38 @@ def _commit_row(claim_: Claim, child: TrainedChild, name: str) -> bool:
             log.warning("child %s: lease lost, result discarded", ind_id)
             return False
         payload = events.individual_payload(Individual.objects.get(pk=ind_id))
-        better = Q(best_val_accuracy__isnull=True) | Q(best_val_accuracy__lt=child.val_accuracy)
-        trained = F("individuals_trained") + 1
-        Experiment.objects.filter(pk=claim_.experiment_id).update(  # takes the row lock
-            individuals_trained=trained,
-            total_flops=F("total_flops") + child.flops,
-            weights_bytes=F("weights_bytes") + len(child.weights),
-            best_id=Case(
-                When(better, then=Value(ind_id)),
-                default=F("best_id"),
-                output_field=BigIntegerField(),
-            ),
-            best_val_accuracy=Case(
-                When(better, then=Value(child.val_accuracy)),
-                default=F("best_val_accuracy"),
-                output_field=FloatField(),
-            ),
-            best_changed_at=Case(
-                When(better, then=trained),
-                default=F("best_changed_at"),
-                output_field=IntegerField(),
-            ),
+        seq, total = _count_birth(claim_.experiment_id, ind_id, child)  # takes the row lock
+        events.append(
+            claim_.experiment_id, seq, events.BIRTH, {**payload, "weights_bytes_total": total}
         )
-        total = Experiment.objects.values_list("weights_bytes", flat=True).get(
-            pk=claim_.experiment_id
-        )
-        events.emit(claim_.experiment_id, events.BIRTH, {**payload, "weights_bytes_total": total})
     return True
+
+
+_COUNT_BIRTH = """
+UPDATE {table} SET
+    individuals_trained = individuals_trained + 1,
+    total_flops = total_flops + %s,
+    weights_bytes = weights_bytes + %s,
+    best_id = CASE WHEN {better} THEN %s ELSE best_id END,
+    best_changed_at = CASE WHEN {better} THEN individuals_trained + 1 ELSE best_changed_at END,
+    best_val_accuracy = CASE WHEN {better} THEN %s ELSE best_val_accuracy END,
+    last_seq = last_seq + 1
+WHERE id = %s
+RETURNING last_seq, weights_bytes
+""".format(
+    table=Experiment._meta.db_table, better="(best_val_accuracy IS NULL OR best_val_accuracy < %s)"
+)
+
+
+def _count_birth(experiment_id: int, ind_id: int, child: TrainedChild) -> tuple[int, int]:
+    """Counters, best-so-far and the birth event's seq in one statement (SET reads the old
+    values on PostgreSQL and SQLite alike); returns (seq, stored weight bytes)."""
+    acc = child.val_accuracy
+    params = [child.flops, len(child.weights), acc, ind_id, acc, acc, acc, experiment_id]
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_BIRTH, params)
+        seq, total = cursor.fetchone()
+    return seq, total
 
 
 def record_timings(individual_id: int, timings: dict[str, float]) -> None:
