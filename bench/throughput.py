@@ -31,10 +31,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evolab.evolution.dna import DNA  # noqa: E402
+from evolab.evolution.flops import forward_flops  # noqa: E402
 from evolab.evolution.mutations import apply_mutation  # noqa: E402
 from evolab.evolution.network import build_network  # noqa: E402
 from workers.datasets import Dataset, load_dataset  # noqa: E402
-from workers.training import param_groups, pick_device, train_child  # noqa: E402
+from workers.training import (  # noqa: E402
+    cpu_has_native_bf16,
+    param_groups,
+    pick_device,
+    train_child,
+)
 
 
 def child(convs: int, factor: float) -> DNA:
@@ -129,10 +135,11 @@ def plain_loop(model, data: Dataset, steps: int, device) -> float:
     return steps * 50 / (time.perf_counter() - started)
 
 
-def evolab_loop(model, data: Dataset, steps: int, device) -> float:
-    train_child(model, data, 0.01, 2, device=device)  # warm-up
+def evolab_loop(model, data: Dataset, steps: int, device, flops: int) -> float:
+    # As a worker trains it: the child's forward FLOPs pick bf16 where that measured faster.
+    train_child(model, data, 0.01, 2, device=device, flops_per_image=flops)  # warm-up
     started = time.perf_counter()
-    train_child(model, data, 0.01, steps, device=device)
+    train_child(model, data, 0.01, steps, device=device, flops_per_image=flops)
     return steps * 50 / (time.perf_counter() - started)
 
 
@@ -144,7 +151,8 @@ def measure(datasets: dict[str, Dataset], steps: dict[str, int], device) -> list
             n = steps[child_name]
             params = sum(p.numel() for p in build_network(dna, data.in_shape, 10).parameters())
             torch.manual_seed(0)
-            ours = evolab_loop(build_network(dna, data.in_shape, 10), data, n, device)
+            flops = forward_flops(dna, data.in_shape, 10)
+            ours = evolab_loop(build_network(dna, data.in_shape, 10), data, n, device, flops)
             torch.manual_seed(0)
             plain = plain_loop(build_network(dna, data.in_shape, 10), data, n, device)
             rows.append((set_name, child_name, params, ours, plain))
@@ -184,7 +192,8 @@ def main() -> None:
             cifar_name: cifar.to(device),
         }
         name = torch.cuda.get_device_name() if device.type == "cuda" else f"cpu x{os.cpu_count()}"
-        print(f"device: {name}; torch threads {torch.get_num_threads()}; images/s")
+        bf16 = "native bf16" if cpu_has_native_bf16() else "no native bf16"
+        print(f"device: {name} ({bf16}); torch threads {torch.get_num_threads()}; images/s")
         print(
             f"  {'dataset':<22} {'child':<26} {'params':>10} {'EvoLab':>10} {'plain':>10} "
             f"{'ratio':>7}"

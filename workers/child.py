@@ -15,7 +15,7 @@ from safetensors.torch import load as safetensors_load
 
 from evolab.evolution.checkpoint import dump_checkpoint, load_checkpoint
 from evolab.evolution.dna import DNA
-from evolab.evolution.flops import count_params, individual_flops
+from evolab.evolution.flops import count_params, forward_flops, individual_flops
 from evolab.evolution.network import build_network, inherit_weights
 
 from .datasets import Dataset, load_dataset
@@ -82,6 +82,7 @@ def train_claimed_child(claim, storage, settings, progress: Callable[[int, float
         seed=cfg["seed"] * 100003 + claim.number,
         device=device(settings),
         progress=progress,
+        flops_per_image=forward_flops(dna, data.in_shape, num_classes),
     )
     clock.lap("train")
     accuracy = 0.0 if stats.diverged else evaluate(model, data.val_x, data.val_y, data)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from evolab.evolution.dna import DNA
-from evolab.evolution.flops import count_params, individual_flops
+from evolab.evolution.flops import count_params, forward_flops, individual_flops
 from evolab.evolution.network import build_network, inherit_weights
 from workers.datasets import Dataset
 
@@ -130,22 +131,50 @@ def _batches(
         yield from zip(xs.split(batch_size), ys.split(batch_size), strict=True)
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    # bf16 autocast pays off on GPUs only; on CPU it would slow tiny convs down.
+# CPU bf16: on a CPU with native bf16 (AVX512-BF16 or AMX), bf16 autocast + channels_last
+# trains convolution-heavy children about 2x faster; tiny ones get slower (the casts cost more
+# than the maths). Break-even measured on a 2-core AVX512-BF16 EPYC (bench/README.md): 0.82x
+# for the linear initial model, 1.03x at 0.6 MFLOPs/image, 1.44x at 47 MFLOPs/image on digits,
+# ~2x for 32x32x3 children of 10+ convs. EVOLAB_CPU_BF16=on|off overrides "auto".
+CPU_BF16_MIN_FLOPS = 5_000_000  # forward FLOPs per image
+
+
+def cpu_has_native_bf16() -> bool:
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(cpu, name, lambda: False)() for name in checks)
+
+
+def use_reduced_precision(device: torch.device, flops_per_image: int | None = None) -> bool:
+    """bf16 autocast + channels_last for this child? Always on CUDA; on CPU only where it
+    measured faster (native bf16 and a child big enough), unless EVOLAB_CPU_BF16 says."""
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return True
+    if device.type != "cpu":
+        return False
+    mode = os.environ.get("EVOLAB_CPU_BF16", "auto").lower()
+    if mode in ("on", "1", "true"):
+        return True
+    if mode in ("off", "0", "false"):
+        return False
+    return bool(flops_per_image) and flops_per_image >= CPU_BF16_MIN_FLOPS and cpu_has_native_bf16()
+
+
+def _autocast(device: torch.device, reduced: bool) -> contextlib.AbstractContextManager:
+    if reduced:
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
-def _prepare(model: nn.Module, device: torch.device) -> nn.Module:
+def _prepare(model: nn.Module, device: torch.device, reduced: bool) -> nn.Module:
     model.to(device)
-    if device.type == "cuda":
+    if reduced:
         model.to(memory_format=torch.channels_last)
     return model
 
 
-def _input_layout(x: torch.Tensor) -> torch.Tensor:
-    if x.device.type == "cuda":
+def _input_layout(x: torch.Tensor, reduced: bool) -> torch.Tensor:
+    if reduced and x.dim() == 4:
         return x.contiguous(memory_format=torch.channels_last)
     return x
 
@@ -159,8 +188,12 @@ def train_child(
     seed: int = 0,
     device: torch.device | None = None,
     progress: Progress | None = None,
+    flops_per_image: int | None = None,
 ) -> TrainStats:
     """Train `model` in place for `steps` SGD steps at a constant `learning_rate`.
+
+    `flops_per_image` (forward) lets a CPU pick bf16 for large children
+    (`use_reduced_precision`); without it a CPU trains in fp32.
 
     A non-finite loss stops training and returns `diverged=True` (the caller gives
     the child fitness 0); it never raises. Thread settings are the caller's business.
@@ -168,7 +201,8 @@ def train_child(
     device = device or data.device
     if data.device != device:
         data = data.to(device)
-    model = _prepare(model, device).train()
+    reduced = use_reduced_precision(device, flops_per_image)
+    model = _prepare(model, device, reduced).train()
     optimizer = torch.optim.SGD(
         param_groups(model), lr=learning_rate, momentum=MOMENTUM, foreach=True
     )
@@ -177,8 +211,8 @@ def train_child(
     started = last_report = time.monotonic()
     loss_value, done, diverged = float("nan"), 0, False
     for step, (x, y) in enumerate(_batches(data, steps, batch_size, generator), start=1):
-        with _autocast(device):
-            loss = F.cross_entropy(model(_input_layout(x)), y)
+        with _autocast(device, reduced):
+            loss = F.cross_entropy(model(_input_layout(x, reduced)), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -203,11 +237,12 @@ def predict(
     was_training = model.training
     model.eval()
     device = x.device
+    reduced = device.type == "cuda"  # fitness on a CPU is measured in fp32
     outputs = []
     try:
-        with torch.inference_mode(), _autocast(device):
+        with torch.inference_mode(), _autocast(device, reduced):
             for part in x.split(chunk):
-                outputs.append(model(_input_layout(normalise(part, data))).float())
+                outputs.append(model(_input_layout(normalise(part, data), reduced)).float())
     finally:
         model.train(was_training)
     if not outputs:
@@ -265,7 +300,10 @@ def train_individual(
     model = build_network(dna, data.in_shape, data.num_classes)
     if parent_state is not None:
         inherit_weights(model, parent_state)
-    stats = train_child(model, data, dna.learning_rate, steps, batch_size, seed, device, progress)
+    per_image = forward_flops(dna, data.in_shape, data.num_classes)
+    stats = train_child(
+        model, data, dna.learning_rate, steps, batch_size, seed, device, progress, per_image
+    )
     val_accuracy = 0.0 if stats.diverged else evaluate(model, data.val_x, data.val_y, data)
     flops = individual_flops(
         dna, data.in_shape, data.num_classes, stats.steps, batch_size, len(data.val_x)

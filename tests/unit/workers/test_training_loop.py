@@ -97,3 +97,33 @@ def test_pick_device_never_fails_without_a_gpu():
     assert pick_device("cpu") == torch.device("cpu")
     if not torch.cuda.is_available():
         assert pick_device("cuda") == torch.device("cpu")
+
+
+def test_cpu_bf16_is_chosen_only_where_it_measured_faster(monkeypatch):
+    from workers import training
+
+    cpu, big = torch.device("cpu"), training.CPU_BF16_MIN_FLOPS
+    monkeypatch.delenv("EVOLAB_CPU_BF16", raising=False)
+    assert training.use_reduced_precision(torch.device("cuda"))  # always on a GPU
+    assert not training.use_reduced_precision(cpu)  # no size known: fp32
+    assert not training.use_reduced_precision(cpu, big - 1)  # small child: casts cost more
+    assert training.use_reduced_precision(cpu, big) == training.cpu_has_native_bf16()
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: False)
+    assert not training.use_reduced_precision(cpu, 10**12)  # emulated bf16 is slow
+    monkeypatch.setenv("EVOLAB_CPU_BF16", "on")
+    assert training.use_reduced_precision(cpu, 1)
+    monkeypatch.setenv("EVOLAB_CPU_BF16", "off")
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: True)
+    assert not training.use_reduced_precision(cpu, 10**12)
+
+
+def test_a_bf16_child_on_cpu_learns_keeps_fp32_weights_and_is_validated_in_fp32(monkeypatch):
+    monkeypatch.setenv("EVOLAB_CPU_BF16", "on")
+    data = load_dataset("digits", None, seed=0)
+    model = _tiny_conv()
+    before = _loss(model, data)
+    stats = train_child(model, data, learning_rate=0.05, steps=150, seed=1)
+    assert not stats.diverged and _loss(model, data) < before
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert evaluate(model, data.val_x, data.val_y, data) > 0.5
