@@ -72,7 +72,7 @@ def test_a_web_server_restart_mid_run_ends_caught_up_without_duplicate_dots(stac
     # Long enough children that the run is surely mid-way when the web server dies, even on a
     # loaded CI machine (with 40-step children it could finish before the page saw them train).
     exp = stack.create(
-        s, {**SMALL, "steps_per_child": 200, "max_individuals": 24}, name="dashboard restart"
+        s, {**SMALL, "steps_per_child": 400, "max_individuals": 24}, name="dashboard restart"
     )
     log_in(page, stack)
     page.goto(f"{stack.url}/experiments/{exp['id']}/")
@@ -95,6 +95,11 @@ def test_a_web_server_restart_mid_run_ends_caught_up_without_duplicate_dots(stac
     ids = page.evaluate("() => evolab.state.rows.map(r => r.id)")
     assert len(ids) == len(set(ids)) == trained == points(page)
     assert page.evaluate("window.__noReload") is True
+    # Panels that fetched while the server was down recover too: 11 mutation rows, no error.
+    page.wait_for_function(
+        "document.querySelectorAll('#analytics tr[data-mutation]').length === 11"
+    )
+    assert page.locator("#analytics td.error").count() == 0
     page.screenshot(
         path=str(artefacts / f"dashboard-after-restart-{stack.kind}.png"), full_page=True
     )

@@ -198,11 +198,18 @@ function showDetail(d) {
 }
 
 // Analytics are a database aggregate: refreshed after births, at most every few seconds.
-let analyticsTimer = null;
+// A fetch that failed (the server was down) is retried when the socket is live again.
+let analyticsTimer = null, analyticsFailed = false;
 async function loadAnalytics() {
   analyticsDue = false;
-  try { renderAnalytics($("analytics"), (await getJSON(root.dataset.analytics)).mutations); }
-  catch (err) { $("analytics").replaceChildren(h("tr", {}, h("td", { colspan: 4, class: "error" }, err.message))); }
+  try {
+    renderAnalytics($("analytics"), (await getJSON(root.dataset.analytics)).mutations);
+    analyticsFailed = false;
+  } catch (err) {
+    analyticsFailed = true;
+    const text = `Could not load the analytics (${err.message}); retrying when the connection is back.`;
+    $("analytics").replaceChildren(h("tr", {}, h("td", { colspan: 4, class: "error" }, text)));
+  }
 }
 function loadAnalyticsSoon() {
   if (analyticsTimer) return;
@@ -213,7 +220,11 @@ function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const socket = new WebSocket(`${scheme}://${location.host}/ws/experiments/${experimentId}/?after=${state.lastSeq}`);
   state.socket = socket;
-  socket.onopen = () => { state.retry = 0; setConn("live", "live"); };
+  socket.onopen = () => {
+    state.retry = 0;
+    setConn("live", "live");
+    if (analyticsFailed) loadAnalytics();
+  };
   socket.onmessage = (msg) => apply(JSON.parse(msg.data));
   socket.onclose = (ev) => {
     if (ev.code === 4404 || ev.code === 4403) { setConn("no access to this experiment", "down"); return; }
