@@ -13,6 +13,7 @@ cross-entropy, a constant learning rate taken from the DNA, a fixed number of st
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import time
@@ -139,10 +140,11 @@ def _batches(
 CPU_BF16_MIN_FLOPS = 5_000_000  # forward FLOPs per image
 
 
+@functools.cache
 def cpu_has_native_bf16() -> bool:
-    cpu = getattr(torch, "cpu", None)
+    """AVX512-BF16 or AMX (private torch probes: absent ones count as no)."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(cpu, name, lambda: False)() for name in checks)
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def use_reduced_precision(device: torch.device, flops_per_image: int | None = None) -> bool:
@@ -174,7 +176,7 @@ def _prepare(model: nn.Module, device: torch.device, reduced: bool) -> nn.Module
 
 
 def _input_layout(x: torch.Tensor, reduced: bool) -> torch.Tensor:
-    if reduced and x.dim() == 4:
+    if reduced:
         return x.contiguous(memory_format=torch.channels_last)
     return x
 

@@ -101,7 +101,6 @@ class Outbox:
 
 def emit(experiment_id: int, kind: str, data: dict[str, Any]) -> Event:
     """Append one event inside the caller's transaction; deliver it after commit."""
-    assert kind in KINDS, kind
     with transaction.atomic(savepoint=False):
         # UPDATE ... RETURNING takes the experiment row's lock and the next seq in one trip.
         with connection.cursor() as cursor:

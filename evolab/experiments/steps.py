@@ -117,6 +117,12 @@ def _claim_for(exp: Experiment, ind: Individual) -> Claim:
     )
 
 
+def _leased(pk: int, token: Any) -> Any:
+    """The child's row only while it is still training under this lease: the fence every
+    write about a child in training goes through (commit, heartbeat, takeover, failure)."""
+    return Individual.objects.filter(pk=pk, state=State.TRAINING, lease_token=token)
+
+
 def _lease(ind: Individual, worker: str) -> None:
     ind.lease_token = uuid.uuid4()
     ind.lease_expires = timezone.now() + timedelta(seconds=settings.EVOLAB_LEASE_SECONDS)
@@ -139,9 +145,7 @@ def _take_over_expired(exp: Experiment, worker: str, out: events.Outbox) -> Indi
         # made the child alive a moment ago; then there is nothing to take over.
         fields = ("lease_token", "lease_expires", "worker", "attempts", "progress_step",
                   "progress_loss")  # fmt: skip
-        if not Individual.objects.filter(
-            pk=ind.pk, state=State.TRAINING, lease_token=old_token
-        ).update(**{f: getattr(ind, f) for f in fields}):
+        if not _leased(ind.pk, old_token).update(**{f: getattr(ind, f) for f in fields}):
             continue
         out.add(
             events.STARTED,
@@ -259,9 +263,9 @@ def _kill(pk: int, out: events.Outbox) -> None:
 def _fail(ind: Individual, reason: str, out: events.Outbox, training_only: bool = False) -> None:
     """Mark it failed; with training_only, only if it is still training under the same lease
     (a commit, which takes no selection lock, may just have made it alive)."""
-    rows = Individual.objects.filter(pk=ind.pk)
-    if training_only:
-        rows = rows.filter(state=State.TRAINING, lease_token=ind.lease_token)
+    rows = (
+        _leased(ind.pk, ind.lease_token) if training_only else Individual.objects.filter(pk=ind.pk)
+    )
     now = timezone.now()
     if rows.update(state=State.FAILED, failure_reason=reason, lease_token=None, died=now):
         out.add(events.FAILED, {"id": ind.pk, "reason": reason})
@@ -270,9 +274,9 @@ def _fail(ind: Individual, reason: str, out: events.Outbox, training_only: bool 
 def heartbeat(claim_: Claim, step: int, loss: float | None) -> bool:
     """Extend the lease and record progress; False when the lease was lost (stop training)."""
     expires = timezone.now() + timedelta(seconds=settings.EVOLAB_LEASE_SECONDS)
-    held = Individual.objects.filter(
-        pk=claim_.individual_id, state=State.TRAINING, lease_token=claim_.token
-    ).update(lease_expires=expires, progress_step=step, progress_loss=loss)
+    held = _leased(claim_.individual_id, claim_.token).update(
+        lease_expires=expires, progress_step=step, progress_loss=loss
+    )
     if held:
         events.progress(
             claim_.experiment_id,
@@ -329,9 +333,7 @@ def _commit_row(claim_: Claim, child: TrainedChild, name: str) -> bool:
     now = timezone.now()
     ind_id = claim_.individual_id
     with transaction.atomic():
-        changed = Individual.objects.filter(
-            pk=ind_id, state=State.TRAINING, lease_token=claim_.token
-        ).update(
+        changed = _leased(ind_id, claim_.token).update(
             state=State.ALIVE,
             val_accuracy=child.val_accuracy,
             flops=child.flops,
