@@ -103,11 +103,35 @@ def worker_thread(exp_id: int, sleep: float, deadline: float, out: list, seed: i
     connection.close()
 
 
+def count_claim_paths(paths: dict) -> None:
+    """Count how claims went: drafted and applied, drafts gone stale, and the locked path."""
+    from evolab.experiments import steps
+
+    apply, locked = steps._apply, steps._claim_locked
+
+    def counted_apply(*args):
+        try:
+            claim = apply(*args)
+        except steps._Stale:
+            paths["stale"] = paths.get("stale", 0) + 1
+            raise
+        paths["drafted"] = paths.get("drafted", 0) + 1
+        return claim
+
+    def counted_locked(*args):
+        paths["locked"] = paths.get("locked", 0) + 1
+        return locked(*args)
+
+    steps._apply, steps._claim_locked = counted_apply, counted_locked
+
+
 def worker_process(args, tmp: str, exp_id: int, threads: int, start: float, queue) -> None:
     configure(args, tmp)
     import django
 
     django.setup()
+    paths: dict = {}
+    count_claim_paths(paths)
     out: list = []
     deadline = start + args.seconds
     while time.time() < start:
@@ -124,7 +148,7 @@ def worker_process(args, tmp: str, exp_id: int, threads: int, start: float, queu
         t.start()
     for t in pool:
         t.join()
-    queue.put(out)
+    queue.put((out, paths))
 
 
 def check_invariant(exp_id: int, population: int) -> str:
@@ -219,10 +243,15 @@ def report(args, tmp: str, exp_id: int) -> None:
     ]
     for p in procs:
         p.start()
-    samples = [s for _ in procs for s in queue.get()]
+    results = [queue.get() for _ in procs]
     for p in procs:
         p.join()
-    warm = min(s[0] for s in samples) + min(10.0, args.seconds / 4)
+    samples = [s for out, _ in results for s in out]
+    paths = {k: sum(p.get(k, 0) for _, p in results) for k in ("drafted", "stale", "locked")}
+    # Steady state: the paper's regime, once the initial population is in (its P children
+    # are all born on the locked path), after 5 s more to settle.
+    starts = sorted(s[0] for s in samples)
+    warm = starts[min(args.population, len(starts) - 1)] + 5.0
     steady = [s for s in samples if s[0] >= warm]
     span = max(s[0] for s in steady) - warm
     claims = sorted(s[1] * 1000 for s in steady)
@@ -250,6 +279,10 @@ def report(args, tmp: str, exp_id: int) -> None:
     )
     print(
         f"commit transaction ms: p50 {statistics.median(commits):.1f}  p99 {pct(commits, 0.99):.1f}"
+    )
+    print(
+        f"claims: {paths['drafted']} drafted and applied, {paths['stale']} drafts gone stale "
+        f"(redrafted), {paths['locked']} on the locked path (the initial population included)"
     )
     import django
 

@@ -11,10 +11,10 @@ import math
 import random
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # a tuple: the coordinator builds P of them per step
     id: Hashable
     val_accuracy: float
     born: int  # birth order: smaller is older
@@ -44,7 +44,7 @@ def plan_tournament(alive: Sequence[Candidate], population: int, rng: random.Ran
     _check_population(population)
     if len(alive) < 2:
         raise ValueError(f"a tournament needs at least 2 alive individuals, got {len(alive)}")
-    a, b = rng.sample(list(alive), 2)
+    a, b = rng.sample(alive if isinstance(alive, Sequence) else list(alive), 2)
     better, worse = (a, b) if _fitness(a) > _fitness(b) else (b, a)
     kill = [worse.id] if len(alive) >= population else []
     return Plan(kill=kill, parent=better.id)

@@ -30,7 +30,15 @@ def events_after(experiment_id: int, seq: int) -> list[dict]:
     return [e.to_message() for e in rows[:REPLAY_PAGE]]
 
 
-class ExperimentConsumer(AsyncJsonWebsocketConsumer):
+class _Batched:
+    """The courier sends several messages as one when several are waiting (courier.py)."""
+
+    async def evolab_batch(self, message: dict) -> None:
+        for each in message["messages"]:
+            await self.dispatch(each)
+
+
+class ExperimentConsumer(_Batched, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.experiment_id = int(self.scope["url_route"]["kwargs"]["pk"])
         if not await database_sync_to_async(can_view)(self.scope["user"], self.experiment_id):
@@ -100,7 +108,7 @@ def watched_experiments(user) -> list[int]:
 LIST_WATCH_LIMIT = 200
 
 
-class ExperimentListConsumer(AsyncJsonWebsocketConsumer):
+class ExperimentListConsumer(_Batched, AsyncJsonWebsocketConsumer):
     """The experiments page's live column: status changes and births of the user's open runs.
 
     It joins the per-experiment groups (no extra broadcast is needed from the step code) and

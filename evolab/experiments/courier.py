@@ -3,8 +3,9 @@
 `async_to_sync(layer.group_send)` per event costs ~6 ms (a fresh event loop, and with it a
 fresh Redis connection, every call): more than a whole selection transaction. Instead, each
 process keeps one event loop in a daemon thread that sends queued messages in order over a
-connection pool it keeps. Delivery is best effort: the event log is the truth, and a client
-that misses a message replays it (consumers.py).
+connection pool it keeps, several per group_send when several are waiting. Delivery is best
+effort: the event log is the truth, and a client that misses a message replays it
+(consumers.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,14 @@ import threading
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+BATCH = "evolab.batch"  # several messages in one: consumers dispatch each (consumers.py)
+MAX_BATCH = 100
+
+
+def _batch(messages: list[dict]) -> dict:
+    return {"type": BATCH, "messages": messages}
 
 
 class Courier:
@@ -52,13 +61,30 @@ class Courier:
 
         layer = get_channel_layer()
         while True:
-            group, message = await self._queue.get()
+            batches = self._batches(await self._queue.get())
             if layer is None:
                 continue
-            try:
-                await layer.group_send(group, message)
-            except Exception:  # the broker being down must never fail a committed step
-                log.warning("could not deliver an event to %s", group)
+            for group, messages in batches.items():
+                message = (
+                    messages[0] if len(messages) == 1 else {"type": BATCH, "messages": messages}
+                )
+                try:
+                    await layer.group_send(group, message)
+                except Exception:  # the broker being down must never fail a committed step
+                    log.warning("could not deliver %d message(s) to %s", len(messages), group)
+
+    def _batches(self, first: tuple[str, dict]) -> dict[str, list[dict]]:
+        """The first message and whatever else is already queued, in order, per group: under
+        load one group_send carries many messages (each costs ~0.5 ms of CPU, scale bench)."""
+        batches: dict[str, list[dict]] = {}
+        group, message = first
+        batches[group] = [message]
+        for _ in range(MAX_BATCH - 1):
+            if self._queue.empty():
+                break
+            group, message = self._queue.get_nowait()
+            batches.setdefault(group, []).append(message)
+        return batches
 
     def drain(self, timeout: float = 5.0) -> None:
         """Wait until every queued message has been handed to the layer (tests, shutdown)."""

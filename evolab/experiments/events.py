@@ -77,23 +77,31 @@ class Outbox:
     the events are inserted in one statement, and they are delivered after commit.
     """
 
-    def __init__(self, exp: Experiment) -> None:
+    def __init__(self, exp: Experiment, reserved: range | None = None) -> None:
+        """`reserved`: seqs the caller already took on the locked row (UPDATE ... RETURNING);
+        then exactly that many events are added and last_seq is left as it is."""
         self.exp = exp
+        self.reserved = reserved
         self.events: list[Event] = []
 
     def add(self, kind: str, data: dict[str, Any]) -> None:
         assert kind in KINDS, kind
-        self.exp.last_seq += 1
-        self.events.append(
-            Event(experiment_id=self.exp.pk, seq=self.exp.last_seq, kind=kind, data=data)
-        )
+        if self.reserved is None:
+            self.exp.last_seq += 1
+            seq = self.exp.last_seq
+        else:
+            seq = self.reserved[len(self.events)]
+        self.events.append(Event(experiment_id=self.exp.pk, seq=seq, kind=kind, data=data))
 
     def flush(self) -> None:
         """Insert the events and the new last_seq; deliver them once the transaction commits."""
+        if self.reserved is not None and len(self.events) != len(self.reserved):
+            raise RuntimeError(f"{len(self.reserved)} seqs reserved, {len(self.events)} used")
         if not self.events:
             return
         Event.objects.bulk_create(self.events)
-        Experiment.objects.filter(pk=self.exp.pk).update(last_seq=self.exp.last_seq)
+        if self.reserved is None:
+            Experiment.objects.filter(pk=self.exp.pk).update(last_seq=self.exp.last_seq)
         messages = [e.to_message() for e in self.events]
         transaction.on_commit(lambda: broadcast(self.exp.pk, *messages))
         self.events = []

@@ -1,0 +1,113 @@
+"""A steady-state step is drafted without a lock and applied only if it still holds.
+
+These run on SQLite with the unit suite and again on PostgreSQL (where the apply is the
+server-side evolab_birth) from tests/integration/test_drafted_claims_on_postgresql.py.
+"""
+
+import pytest
+from django.db import connection
+
+from evolab.experiments import services, steps
+from evolab.experiments.models import Event, Experiment, Individual, State, Status
+
+P = 4
+
+
+@pytest.fixture
+def full(team, member, settings, tmp_path):
+    """A running experiment whose initial population of P is trained."""
+    settings.MEDIA_ROOT = tmp_path
+    exp = services.create_experiment(
+        team, member, "drafts", {"population": P, "max_individuals": 40, "seed": 5}
+    )
+    Experiment.objects.filter(pk=exp.pk).update(status=Status.RUNNING)
+    for n in range(P):
+        claim = steps.claim(exp.pk, "filler")
+        assert steps.commit(claim, trained(0.1 * (n + 1)))
+    return exp
+
+
+def trained(acc=0.5):
+    return steps.TrainedChild(
+        val_accuracy=acc, flops=1.0, params=1, steps=1, train_seconds=0.1, weights=b"weights"
+    )
+
+
+def snapshot(exp):
+    """Everything an apply may change."""
+    row = Experiment.objects.values(
+        "individuals_created", "last_seq", "boost_remaining", "best_changed_at"
+    ).get(pk=exp.pk)
+    states = dict(Individual.objects.filter(experiment=exp).values_list("pk", "state"))
+    return row, states, Event.objects.filter(experiment=exp).count()
+
+
+def members(exp):
+    return Individual.objects.filter(
+        experiment=exp, state__in=[State.ALIVE, State.TRAINING]
+    ).count()
+
+
+def test_a_steady_state_step_is_drafted_and_applied_with_gap_free_events(full):
+    draft = steps._draft(full.pk, "w", 0)
+    assert draft is not None and draft.parent_id != draft.victim
+    claim = steps._apply(draft, "w")
+    child = Individual.objects.get(pk=claim.individual_id)
+    assert (child.number, child.parent_id, child.state) == (P, draft.parent_id, State.TRAINING)
+    assert child.dna == draft.dna and child.mutation and child.worker == "w"
+    assert str(child.lease_token) == claim.token
+    assert Individual.objects.get(pk=draft.victim).state == State.DEAD
+    assert members(full) == P
+    parent = Individual.objects.get(pk=draft.parent_id)
+    assert (claim.parent_weights, claim.lineage_steps) == (parent.weights, parent.steps)
+    last = list(Event.objects.filter(experiment=full).order_by("seq"))[-2:]
+    expected = [("death", draft.victim), ("started", child.pk)]
+    assert [(e.kind, e.data["id"]) for e in last] == expected
+    assert last[1].data["number"] == P and last[1].data["parent"] == draft.parent_id
+    seqs = list(Event.objects.filter(experiment=full).values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+    full.refresh_from_db()
+    assert (full.individuals_created, full.last_seq) == (P + 1, len(seqs))
+    assert steps.commit(claim, trained(0.9))  # and it commits like any other child
+    full.refresh_from_db()
+    assert full.best_id == child.pk and full.last_seq == len(seqs) + 1
+
+
+@pytest.mark.parametrize("change", ["victim died", "parent died", "paused", "budget spent"])
+def test_a_draft_that_no_longer_holds_changes_nothing(full, change):
+    draft = steps._draft(full.pk, "w", 0)
+    if change == "victim died":
+        Individual.objects.filter(pk=draft.victim).update(state=State.DEAD)
+    elif change == "parent died":
+        Individual.objects.filter(pk=draft.parent_id).update(state=State.DEAD)
+    elif change == "paused":
+        Experiment.objects.filter(pk=full.pk).update(status=Status.PAUSING)
+    else:
+        Experiment.objects.filter(pk=full.pk).update(individuals_created=40)
+    before = snapshot(full)
+    with pytest.raises(steps._Stale):
+        steps._apply(draft, "w")
+    assert snapshot(full) == before
+    assert connection.vendor == "sqlite" or not connection.needs_rollback
+
+
+def test_a_claim_whose_drafts_keep_going_stale_takes_the_locked_path(full, monkeypatch):
+    def stale(draft, worker):
+        raise steps._Stale
+
+    monkeypatch.setattr(steps, "_apply", stale)
+    claim = steps.claim(full.pk, "w")
+    assert isinstance(claim, steps.Claim)
+    assert Individual.objects.get(pk=claim.individual_id).number == P
+    assert members(full) == P
+
+
+def test_an_orphan_or_a_short_population_is_left_to_the_locked_path(full):
+    orphan = steps.claim(full.pk, "lost")
+    Individual.objects.filter(pk=orphan.individual_id).update(lease_expires="2000-01-01T00:00Z")
+    assert steps._draft(full.pk, "w", 0) is None  # the claim takes the orphan over instead
+    assert steps.claim(full.pk, "w").individual_id == orphan.individual_id
+    Individual.objects.filter(pk=orphan.individual_id).update(state=State.FAILED)
+    assert steps._draft(full.pk, "w", 0) is None  # P - 1 members: the next step must refill
+    refill = steps.claim(full.pk, "w")
+    assert members(full) == P and Individual.objects.get(pk=refill.individual_id).parent_id
