@@ -14,7 +14,9 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import random
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -154,8 +156,10 @@ def _draft(experiment_id: int, worker: str, attempt: int) -> _Draft | None:
     alive, n_training, orphaned = _population(exp)
     if orphaned:
         return None
-    # Seeded by the worker too: concurrent drafts from one snapshot must not pick one pair.
-    rng = random.Random(f"{cfg.seed}:{exp.individuals_created}:{worker}:{attempt}")
+    # Seeded by the worker too (Celery's processes on one host share its name): concurrent
+    # drafts from one snapshot must not all pick the same pair.
+    who = f"{worker}:{os.getpid()}:{threading.get_ident()}"
+    rng = random.Random(f"{cfg.seed}:{exp.individuals_created}:{who}:{attempt}")
     boost, changed = exp.boost_remaining, exp.best_changed_at
     try:
         planned = _plan_child(exp, rng, (alive, n_training))

@@ -59,7 +59,9 @@ def test_a_steady_state_step_is_drafted_and_applied_with_gap_free_events(full):
     assert Individual.objects.get(pk=draft.victim).state == State.DEAD
     assert members(full) == P
     parent = Individual.objects.get(pk=draft.parent_id)
-    assert (claim.parent_weights, claim.lineage_steps) == (parent.weights, parent.steps)
+    inherits = not child.reset_weights  # RESET-WEIGHTS (PAPER.md §3) inherits nothing
+    assert claim.parent_weights == (parent.weights if inherits else "")
+    assert claim.lineage_steps == parent.steps
     last = list(Event.objects.filter(experiment=full).order_by("seq"))[-2:]
     expected = [("death", draft.victim), ("started", child.pk)]
     assert [(e.kind, e.data["id"]) for e in last] == expected
