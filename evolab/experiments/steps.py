@@ -1,12 +1,15 @@
 """One evolutionary step, split around the training: claim (select + mutate) and commit.
 
 PAPER.md §1: a worker samples two alive individuals, kills the worse, copies and mutates the
-better, trains the child and puts it back. Here the selection and the birth of the child's
-row happen in one transaction holding the experiment row's lock (a row lock on PostgreSQL, the
+better, trains the child and puts it back. Here the kill and the birth of the child's row are
+applied in one transaction holding the experiment row's lock (a row lock on PostgreSQL, the
 database write lock on SQLite), so no pair is killed twice and the population stays at its
-set-point however many workers run. Training happens outside any transaction under a lease
-with a fencing token: only the current holder may commit, so a child is never committed twice
-and a child whose worker died is retrained by whoever takes the expired lease over.
+set-point however many workers run. That lock is the serial section of a whole run, so a
+steady-state step is planned (drafted) before taking it and only re-checked and applied under
+it: on PostgreSQL in one server-side call (migration 0003), the commit in one statement.
+Training happens outside any transaction under a lease with a fencing token: only the current
+holder may commit, so a child is never committed twice and a child whose worker died is
+retrained by whoever takes the expired lease over.
 """
 
 from __future__ import annotations
