@@ -632,7 +632,8 @@ def _commit_row(claim_: Claim, child: TrainedChild, name: str) -> bool:
         if row is None:
             log.warning("child %s: lease lost, result discarded", claim_.individual_id)
             return False
-        message = {"seq": row[0], "kind": events.BIRTH, "data": row[1]}
+        data = {**payload, "weights_bytes_total": row[1]}
+        message = {"seq": row[0], "kind": events.BIRTH, "data": data}
         transaction.on_commit(lambda: events.broadcast(claim_.experiment_id, message))
         return True
     with transaction.atomic():
@@ -674,7 +675,7 @@ _COMMIT_ONE_STATEMENT = f"""WITH child AS (
 INSERT INTO {Event._meta.db_table} (experiment_id, seq, kind, data, created)
 SELECT %s, exp.last_seq, '{events.BIRTH}',
        %s::jsonb || jsonb_build_object('weights_bytes_total', exp.weights_bytes), now()
-FROM exp RETURNING seq, data"""
+FROM exp RETURNING seq, (data ->> 'weights_bytes_total')::bigint"""
 
 
 def record_timings(individual_id: int, timings: dict[str, float]) -> None:

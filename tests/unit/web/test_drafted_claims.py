@@ -113,3 +113,22 @@ def test_an_orphan_or_a_short_population_is_left_to_the_locked_path(full):
     assert steps._draft(full.pk, "w", 0) is None  # P - 1 members: the next step must refill
     refill = steps.claim(full.pk, "w")
     assert members(full) == P and Individual.objects.get(pk=refill.individual_id).parent_id
+
+
+def test_what_is_broadcast_is_what_the_log_holds(
+    full, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The live messages of a drafted claim and its commit equal the logged events (on
+    PostgreSQL those are written by evolab_birth and the one-statement commit)."""
+    sent = []
+    monkeypatch.setattr(steps.events, "broadcast", lambda exp_id, *msgs: sent.extend(msgs))
+    start = Experiment.objects.get(pk=full.pk).last_seq
+    with django_capture_on_commit_callbacks(execute=True):  # delivery is after commit
+        claim = steps.claim(full.pk, "w")
+        assert steps.commit(claim, trained(0.8))
+    logged = [e.to_message() for e in Event.objects.filter(experiment=full, seq__gt=start)]
+    assert [m["kind"] for m in logged] == ["death", "started", "birth"]
+    assert sent == logged
+    birth = sent[-1]["data"]
+    assert birth["id"] == claim.individual_id and birth["val_accuracy"] == 0.8
+    assert birth["weights_bytes_total"] == Experiment.objects.get(pk=full.pk).weights_bytes
