@@ -165,7 +165,7 @@ def _draft(experiment_id: int, worker: str, attempt: int) -> _Draft | None:
     rng = random.Random(f"{cfg.seed}:{exp.individuals_created}:{who}:{attempt}")
     boost, changed = exp.boost_remaining, exp.best_changed_at
     try:
-        planned = _plan_child(exp, rng, (alive, n_training))
+        planned = _plan_child(exp, rng, alive, n_training)
     except _CorruptParent:
         return None
     if planned is None or len(planned[0]) != 1:
@@ -174,7 +174,7 @@ def _draft(experiment_id: int, worker: str, attempt: int) -> _Draft | None:
     return _Draft(
         exp=exp,
         victim=kill[0],
-        parent_id=parent,
+        parent_id=parent.pk if parent else None,
         dna=dna,
         mutated=mutated,
         plateau=exp.best_changed_at != changed,
@@ -447,23 +447,25 @@ FROM {Individual._meta.db_table} WHERE experiment_id = %s AND state IN (%s, %s)"
 
 
 def _tournament_and_child(exp: Experiment, worker: str, out: events.Outbox) -> Individual | None:
+    alive, n_training, _ = _population(exp)
+    rng = random.Random(f"{exp.cfg.seed}:{exp.individuals_created}")
     try:
-        alive, n_training, _ = _population(exp)
-        rng = random.Random(f"{exp.cfg.seed}:{exp.individuals_created}")
-        planned = _plan_child(exp, rng, (alive, n_training))
+        planned = _plan_child(exp, rng, alive, n_training)
     except _CorruptParent as exc:  # a corrupted row never reaches a worker: it leaves the run
         _fail(exc.parent, f"invalid DNA: {exc.error}", out)
         return None
     if planned is None:
         return None
-    kill, parent_id, dna, mutated = planned
+    kill, parent, dna, mutated = planned
     for victim in kill:
         _kill(victim, out)
-    parent = Individual.objects.get(pk=parent_id) if parent_id is not None else None
     return _create_individual(exp, worker, dna, parent, out, mutated)
 
 
-_DNA = f"SELECT id, dna FROM {Individual._meta.db_table} WHERE id = %s"
+# What planning a child reads of its parent, and what its Claim needs (_claim_for).
+_PARENT = (
+    f"SELECT id, dna, weights, weights_reset, steps FROM {Individual._meta.db_table} WHERE id = %s"
+)
 
 
 class _CorruptParent(Exception):
@@ -473,13 +475,12 @@ class _CorruptParent(Exception):
 
 
 def _plan_child(
-    exp: Experiment, rng: random.Random, population: tuple[Sequence[Candidate], int]
-) -> tuple[list[int], int | None, dict[str, Any], Any] | None:
+    exp: Experiment, rng: random.Random, alive: Sequence[Candidate], n_training: int
+) -> tuple[list[int], Individual | None, dict[str, Any], Any] | None:
     """Who dies, who breeds and the child's DNA, from the population as read now; None when
     too few are alive. Changes nothing but the boost fields on `exp` (the caller saves them).
     A parent whose DNA does not parse raises _CorruptParent."""
     cfg = exp.cfg
-    alive, n_training = population
     if len(alive) < (2 if cfg.selection == "tournament" else 1):
         return None
     # The population counts children in training: the kill and the birth are separate
@@ -491,7 +492,7 @@ def _plan_child(
     if plan.fresh:  # random-search control: a fresh random chain, trained from scratch
         dna = random_dna(rng, chain_length=rng.randint(1, 20), in_shape=cfg.in_shape, limits=limits)
         return list(plan.kill), None, dna.to_json(), None
-    parent = next(iter(Individual.objects.raw(_DNA, [plan.parent])))
+    parent = next(iter(Individual.objects.raw(_PARENT, [plan.parent])))
     try:
         parent_dna = DNA.from_json(parent.dna, limits=limits, in_shape=cfg.in_shape)
     except DNAError as exc:
@@ -499,7 +500,7 @@ def _plan_child(
     mutated = mutate(
         parent_dna, rng, count=_mutation_count(exp), in_shape=cfg.in_shape, limits=limits
     )
-    return list(plan.kill), parent.pk, mutated.dna.to_json(), mutated
+    return list(plan.kill), parent, mutated.dna.to_json(), mutated
 
 
 def child_limits(cfg: ExperimentConfig) -> Limits:
