@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import threading
+from collections import deque
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -23,36 +24,45 @@ BATCH = "evolab.batch"  # several messages in one: consumers dispatch each (cons
 MAX_BATCH = 100
 
 
-def _batch(messages: list[dict]) -> dict:
-    return {"type": BATCH, "messages": messages}
-
-
 class Courier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue | None = None
+        self._ready: asyncio.Event | None = None
         self._pid: int | None = None
+        self._pending: deque[tuple[str, dict[str, Any]]] = deque()
+        self._woken = False  # a wake-up of the loop is scheduled and has not run yet
+        self._sending = False
 
     def send(self, group: str, message: dict[str, Any]) -> None:
-        loop, queue = self._started()
-        loop.call_soon_threadsafe(queue.put_nowait, (group, message))
+        """Queue a message; wakes the loop only if no wake-up is on its way already: each
+        wake-up writes to the loop's self-pipe, a syscall per message under load."""
+        loop = self._started()
+        self._pending.append((group, message))
+        if not self._woken:
+            self._woken = True
+            loop.call_soon_threadsafe(self._wake)
 
-    def _started(self) -> tuple[asyncio.AbstractEventLoop, asyncio.Queue]:
+    def _wake(self) -> None:  # on the loop: what was queued before this ran gets delivered
+        self._woken = False
+        self._ready.set()
+
+    def _started(self) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._pid != os.getpid():  # first use, or a forked child (Celery prefork)
+                self._pending, self._woken = deque(), False  # a parent's are its own to send
                 ready = threading.Event()
                 threading.Thread(
                     target=self._serve, args=(ready,), daemon=True, name="evolab-courier"
                 ).start()
                 ready.wait()
                 self._pid = os.getpid()
-            return self._loop, self._queue
+            return self._loop
 
     def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
-        self._queue = asyncio.Queue()
+        self._ready = asyncio.Event()
         ready.set()
         self._loop.run_until_complete(self._deliver())
 
@@ -61,28 +71,34 @@ class Courier:
 
         layer = get_channel_layer()
         while True:
-            batches = self._batches(await self._queue.get())
-            if layer is None:
-                continue
-            for group, messages in batches.items():
-                message = (
-                    messages[0] if len(messages) == 1 else {"type": BATCH, "messages": messages}
-                )
+            await self._ready.wait()
+            self._ready.clear()
+            while self._pending:
+                self._sending = True
                 try:
-                    await layer.group_send(group, message)
-                except Exception:  # the broker being down must never fail a committed step
-                    log.warning("could not deliver %d message(s) to %s", len(messages), group)
+                    for group, messages in self._batches().items():
+                        await self._send(layer, group, messages)
+                finally:
+                    self._sending = False
 
-    def _batches(self, first: tuple[str, dict]) -> dict[str, list[dict]]:
-        """The first message and whatever else is already queued, in order, per group: under
-        load one group_send carries many messages (each costs ~0.5 ms of CPU, scale bench)."""
+    @staticmethod
+    async def _send(layer: Any, group: str, messages: list[dict]) -> None:
+        if layer is None:
+            return
+        message = messages[0] if len(messages) == 1 else {"type": BATCH, "messages": messages}
+        try:
+            await layer.group_send(group, message)
+        except Exception:  # the broker being down must never fail a committed step
+            log.warning("could not deliver %d message(s) to %s", len(messages), group)
+
+    def _batches(self) -> dict[str, list[dict]]:
+        """Up to MAX_BATCH of what is queued, in order, per group: under load one group_send
+        carries many messages (each costs ~0.5 ms of CPU, scale bench)."""
         batches: dict[str, list[dict]] = {}
-        group, message = first
-        batches[group] = [message]
-        for _ in range(MAX_BATCH - 1):
-            if self._queue.empty():
+        for _ in range(MAX_BATCH):
+            if not self._pending:
                 break
-            group, message = self._queue.get_nowait()
+            group, message = self._pending.popleft()
             batches.setdefault(group, []).append(message)
         return batches
 
@@ -95,7 +111,7 @@ class Courier:
         done.wait(timeout)
 
     async def _mark(self, done: threading.Event) -> None:
-        while not self._queue.empty():
+        while self._pending or self._sending:
             await asyncio.sleep(0.001)
         done.set()
 

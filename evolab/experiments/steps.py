@@ -91,10 +91,10 @@ def claim(experiment_id: int, worker: str) -> Claim | str:
     else, or a draft that went stale three times, takes the fully locked path.
     """
     for attempt in range(DRAFT_TRIES):
-        draft = _draft(experiment_id, worker, attempt)
-        if draft is None:
-            break
         try:
+            draft = _draft(experiment_id, worker, attempt)
+            if draft is None:
+                break
             return _apply(draft, worker)
         except _Stale:
             continue
@@ -145,8 +145,7 @@ def _draft(experiment_id: int, worker: str, attempt: int) -> _Draft | None:
     """Plan a steady-state step without a lock, or None where only the locked path may act:
     a run not running or out of budget, an orphan to take over, a population to (re)fill,
     a step that kills no one (it would grow the population) or a corrupted parent."""
-    # Raw: the ORM's query building cost more than the query (scale bench).
-    exp = next(iter(Experiment.objects.raw(_EXPERIMENT, [experiment_id])), None)
+    exp = _EXPERIMENT.get(experiment_id)
     if exp is None:
         raise Experiment.DoesNotExist(experiment_id)
     cfg = exp.cfg
@@ -255,7 +254,44 @@ def _row_json(ind: Individual) -> str:
     return json.dumps(row, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
 
 
-_EXPERIMENT = f"SELECT * FROM {Experiment._meta.db_table} WHERE id = %s"
+class _ById:
+    """Reads one model row by primary key as the ORM would build it (its fields' converters
+    and from_db), with the SQL and the column order fixed once per process: per claim, the
+    ORM's query building, and RawQuerySet's column mapping, cost more than the query itself."""
+
+    def __init__(self, model: type[Any], fields: list[str] | None = None) -> None:
+        meta = model._meta
+        self.fields = [f for f in meta.concrete_fields if fields is None or f.name in fields]
+        self.model, self.names = model, [f.attname for f in self.fields]
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in self.fields)
+        self.sql = f"SELECT {columns} FROM {meta.db_table} WHERE {meta.pk.column} = %s"
+        self._converters: dict[str, list[tuple[int, list, Any]]] = {}
+
+    def get(self, pk: Any) -> Any:
+        converters = self._converters.get(connection.vendor)
+        if converters is None:
+            cols = [f.get_col(self.model._meta.db_table) for f in self.fields]
+            converters = self._converters[connection.vendor] = [
+                (i, convs, col)
+                for i, col in enumerate(cols)
+                if (
+                    convs := connection.ops.get_db_converters(col)
+                    + col.get_db_converters(connection)
+                )
+            ]
+        with connection.cursor() as cursor:
+            cursor.execute(self.sql, [pk])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        values = list(row)
+        for i, convs, col in converters:
+            for convert in convs:
+                values[i] = convert(values[i], col, connection)
+        return self.model.from_db(connection.alias, self.names, values)
+
+
+_EXPERIMENT = _ById(Experiment)
 _TAKE_NUMBER = f"""
 UPDATE {Experiment._meta.db_table} SET
     individuals_created = individuals_created + 1,
@@ -463,9 +499,7 @@ def _tournament_and_child(exp: Experiment, worker: str, out: events.Outbox) -> I
 
 
 # What planning a child reads of its parent, and what its Claim needs (_claim_for).
-_PARENT = (
-    f"SELECT id, dna, weights, weights_reset, steps FROM {Individual._meta.db_table} WHERE id = %s"
-)
+_PARENT = _ById(Individual, ["id", "dna", "weights", "weights_reset", "steps"])
 
 
 class _CorruptParent(Exception):
@@ -492,7 +526,9 @@ def _plan_child(
     if plan.fresh:  # random-search control: a fresh random chain, trained from scratch
         dna = random_dna(rng, chain_length=rng.randint(1, 20), in_shape=cfg.in_shape, limits=limits)
         return list(plan.kill), None, dna.to_json(), None
-    parent = next(iter(Individual.objects.raw(_PARENT, [plan.parent])))
+    parent = _PARENT.get(plan.parent)
+    if parent is None:  # only a draft reads unlocked: the row went while it was planned
+        raise _Stale
     try:
         parent_dna = DNA.from_json(parent.dna, limits=limits, in_shape=cfg.in_shape)
     except DNAError as exc:

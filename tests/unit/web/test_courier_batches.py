@@ -1,7 +1,7 @@
 """Under load the courier sends what is already queued for a group as one message; the
 websocket consumers unpack it, so a browser still gets every message, in order."""
 
-import asyncio
+import threading
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -17,17 +17,56 @@ from evolab.experiments.models import Event
 
 def test_the_courier_batches_what_is_queued_per_group_keeping_each_groups_order():
     courier = Courier()
-    courier._queue = asyncio.Queue()
-    for item in [("a", {"n": 1}), ("b", {"n": 2}), ("a", {"n": 3})]:
-        courier._queue.put_nowait(item)
-    assert courier._batches(("a", {"n": 0})) == {
+    courier._pending.extend([("a", {"n": 0}), ("a", {"n": 1}), ("b", {"n": 2}), ("a", {"n": 3})])
+    assert courier._batches() == {
         "a": [{"n": 0}, {"n": 1}, {"n": 3}],
         "b": [{"n": 2}],
     }
-    for n in range(MAX_BATCH + 5):
-        courier._queue.put_nowait(("a", {"n": n}))
-    assert len(courier._batches(("a", {}))["a"]) == MAX_BATCH  # the rest go in the next one
-    assert courier._queue.qsize() == 6
+    courier._pending.extend(("a", {"n": n}) for n in range(MAX_BATCH + 6))
+    assert len(courier._batches()["a"]) == MAX_BATCH  # the rest go in the next one
+    assert len(courier._pending) == 6
+
+
+def test_a_burst_of_sends_wakes_the_loop_once_and_every_message_is_delivered(monkeypatch):
+    """send() from many threads at once: one wake-up per burst, nothing lost, order kept."""
+    sent: list[tuple[str, dict]] = []
+
+    class Layer:
+        async def group_send(self, group, message):
+            sent.extend((group, m) for m in message.get("messages", [message]))
+
+    monkeypatch.setattr("channels.layers.get_channel_layer", lambda: Layer())
+    courier = Courier()
+    wakes = 0
+    wake = courier._wake
+
+    def counted_wake():
+        nonlocal wakes
+        wakes += 1
+        wake()
+
+    courier._wake = counted_wake
+    loop = courier._started()
+    hold = threading.Event()
+    loop.call_soon_threadsafe(hold.wait)  # the loop is busy while the burst arrives
+
+    def burst(t):
+        for n in range(200):
+            courier.send(f"g{t}", {"n": n})
+
+    threads = [threading.Thread(target=burst, args=(t,)) for t in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    hold.set()
+    courier.drain()
+    assert wakes <= 4  # at most one per thread racing on the first send; 800 without coalescing
+    for t in range(4):
+        assert [m["n"] for g, m in sent if g == f"g{t}"] == list(range(200))
+    courier.send("late", {"n": -1})  # a send after the loop went idle wakes it again
+    courier.drain()
+    assert sent[-1] == ("late", {"n": -1})
 
 
 @pytest.mark.django_db(transaction=True)
