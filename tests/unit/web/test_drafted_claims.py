@@ -6,6 +6,7 @@ server-side evolab_birth) from tests/integration/test_drafted_claims_on_postgres
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from evolab.experiments import services, steps
 from evolab.experiments.models import Event, Experiment, Individual, State, Status
@@ -132,3 +133,25 @@ def test_what_is_broadcast_is_what_the_log_holds(
     birth = sent[-1]["data"]
     assert birth["id"] == claim.individual_id and birth["val_accuracy"] == 0.8
     assert birth["weights_bytes_total"] == Experiment.objects.get(pk=full.pk).weights_bytes
+
+
+def test_the_population_read_gives_each_alive_member_with_its_exact_accuracy(full):
+    """The draft reads the population packed into one string: the accuracies that reach the
+    tournament must be the stored floats to the last bit (ties are broken on them), an unset
+    one reads as 0.0, and a child in training is counted, with its lease, not sampled."""
+    alive = list(Individual.objects.filter(experiment=full, state=State.ALIVE).order_by("pk"))
+    exact = [0.1 + 0.2, 1 / 3, 2**-40, None]  # 0.30000000000000004: 17 significant digits
+    accuracy = {ind.pk: acc for ind, acc in zip(alive, exact, strict=True)}
+    for pk, acc in accuracy.items():
+        Individual.objects.filter(pk=pk).update(val_accuracy=acc)
+    claim = steps._claim_locked(full.pk, "w")  # one child in training, one member killed
+    read, n_training, orphaned = steps._population(Experiment.objects.get(pk=full.pk))
+    stored = dict(
+        Individual.objects.filter(experiment=full, state=State.ALIVE).values_list("pk", "number")
+    )
+    assert sorted(read, key=lambda c: c.id) == [
+        (pk, accuracy[pk] or 0.0, number) for pk, number in sorted(stored.items())
+    ]
+    assert (len(read), n_training, orphaned) == (P - 1, 1, False)
+    Individual.objects.filter(pk=claim.individual_id).update(lease_expires=timezone.now())
+    assert steps._population(Experiment.objects.get(pk=full.pk))[2] is True
