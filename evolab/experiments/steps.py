@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import random
 import threading
@@ -590,6 +591,8 @@ def _fail(ind: Individual, reason: str, out: events.Outbox, training_only: bool 
 
 def heartbeat(claim_: Claim, step: int, loss: float | None) -> bool:
     """Extend the lease and record progress; False when the lease was lost (stop training)."""
+    if loss is not None and not math.isfinite(loss):
+        loss = None  # a diverged child: NaN is not JSON (a browser's JSON.parse throws on it)
     expires = timezone.now() + timedelta(seconds=settings.EVOLAB_LEASE_SECONDS)
     held = _leased(claim_.individual_id, claim_.token).update(
         lease_expires=expires, progress_step=step, progress_loss=loss

@@ -140,3 +140,40 @@ def test_the_list_and_compare_pages_show_the_team_runs(stack, page, finished, ar
     assert page.locator("#compare-table tbody tr").count() == min(3, len(ids))
     page.screenshot(path=str(artefacts / f"compare-{stack.kind}.png"), full_page=True)
     assert requests.get(f"{stack.url}/experiments/compare/", timeout=10).status_code in (200, 302)
+
+
+def test_a_run_s_pages_say_only_what_is_true_from_queued_to_stopped(stack, page):
+    """A queued run offers no downloads of an individual it does not have; its row in the list
+    stops saying "no individuals yet" once live updates bring some; a stopped run does not
+    promise a test accuracy (only a finished run is evaluated on the test split)."""
+    s = stack.session("mia")
+    r = s.post(
+        f"{stack.url}/api/experiments/",
+        json={"name": "texts", "config": {**SMALL, "max_individuals": 400}, "start": False},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    exp_id = r.json()["id"]
+    log_in(page, stack)
+    page.goto(f"{stack.url}/experiments/{exp_id}/")
+    page.wait_for_selector("#conn.live")
+    assert page.text_content("#status") == "queued"
+    assert not page.is_visible("#dl-weights") and not page.is_visible("#dl-dna")
+
+    page.goto(f"{stack.url}/experiments/")
+    row = f"#runs tr[data-id='{exp_id}']"
+    assert "no individuals yet" in page.inner_text(row)
+    page.wait_for_selector("#conn.live")
+    assert s.post(f"{stack.url}/api/experiments/{exp_id}/start/", timeout=10).status_code == 200
+    page.wait_for_function(
+        f'+document.querySelector("{row} [data-field=individuals_trained]").textContent > 0',
+        timeout=120_000,
+    )
+    assert "no individuals yet" not in page.inner_text(row)
+
+    assert s.post(f"{stack.url}/api/experiments/{exp_id}/stop/", timeout=10).status_code == 200
+    stack.wait_status(s, exp_id, ("stopped",), 60)
+    open_experiment(page, stack, exp_id)
+    assert page.text_content("#status") == "stopped"
+    assert page.text_content("#test-acc") == "not evaluated (stopped)"
+    assert page.is_visible("#dl-dna")  # an individual is selected: its downloads are offered

@@ -112,6 +112,8 @@ function scheduleRefresh(kind) {
   });
 }
 
+// Only a run that finishes is evaluated on the test split (steps.settle); a stopped one never is.
+const TEST_PENDING = { finished: "evaluating…", stopped: "not evaluated (stopped)" };
 function refresh() {
   const exp = state.exp;
   $("status").textContent = exp.status;
@@ -120,7 +122,7 @@ function refresh() {
   $("best-acc").textContent = pct(exp.best.val_accuracy);
   $("trained").textContent = exp.individuals_trained.toLocaleString();
   $("total-flops").textContent = fmtFlops(exp.total_flops);
-  $("test-acc").textContent = exp.test_accuracy != null ? pct(exp.test_accuracy) : exp.status === "finished" ? "evaluating…" : "at the end";
+  $("test-acc").textContent = exp.test_accuracy != null ? pct(exp.test_accuracy) : TEST_PENDING[exp.status] ?? "at the end";
   document.title = `${exp.status === "running" ? "▶ " : ""}${exp.name} · ${pct(exp.best.val_accuracy)} · EvoLab`;
   if (state.follow && exp.best.id && exp.best.id !== state.selected?.id) select(exp.best.id, false);
   renderInflight($("inflight"), state.inflight, now(), state.leaseSeconds);
@@ -191,6 +193,7 @@ function showDetail(d) {
   const n = diff.counts;
   $("diff-summary").textContent = d.parent ? `vs parent #${d.parent.number}: ${n.inserted} inserted, ${n.removed} removed, ${n.changed} changed${lr}` : "initial individual: no parent to compare with";
   $("arch").dataset.number = String(d.number);
+  $("downloads").hidden = false;
   $("dl-weights").href = `/api/individuals/${d.id}/download/?format=safetensors`;
   $("dl-weights").hidden = !d.weights_kept;
   $("weights-gone").hidden = d.weights_kept;

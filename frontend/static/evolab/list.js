@@ -14,6 +14,8 @@ function showRow(row) {
   tr.querySelector("[data-field=individuals_trained]").textContent = row.individuals_trained.toLocaleString();
   tr.querySelector("[data-field=best_val_accuracy]").textContent = pct(row.best_val_accuracy);
   tr.querySelector("[data-field=total_flops]").textContent = fmtFlops(row.total_flops);
+  const noCurve = tr.querySelector("[data-field=no_sparkline]"); // drawn at page load only
+  if (noCurve && row.individuals_trained > 0) noCurve.textContent = "reload to draw";
 }
 
 function formatStatic() {
