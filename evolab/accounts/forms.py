@@ -32,7 +32,8 @@ class SwitchTeamForm(forms.Form):
 
 
 class SignupForm(UserCreationForm):
-    """Creating an account is only offered with a valid invitation (no open sign-up)."""
+    """Creating an account: offered with a valid invitation, or to anyone at /accounts/signup/
+    when EVOLAB_OPEN_SIGNUP is on (off by default)."""
 
     email = forms.EmailField(required=False, help_text="For password resets.")
 

@@ -158,7 +158,11 @@ def lineage(ind: Individual) -> list[int]:
 
 
 def metrics(stored: Stored) -> dict[str, Any]:
+    """metrics.json. `steps` (kept: a contract) is the training steps of the whole lineage,
+    the individual's own and every ancestor's (Individual.steps); `lineage_steps` says the
+    same by its name and `own_steps` is what this individual was trained itself."""
     ind, meta = stored.individual, stored.metadata
+    ancestors_steps = ind.parent.steps if ind.parent_id is not None else 0
     return {
         "experiment": ind.experiment_id,
         "individual": ind.pk,
@@ -168,6 +172,8 @@ def metrics(stored: Stored) -> dict[str, Any]:
         "flops": ind.flops,
         "params": ind.params,
         "steps": ind.steps,
+        "lineage_steps": ind.steps,
+        "own_steps": ind.steps - ancestors_steps,
         "mutation": ind.mutation or None,
         "lineage": lineage(ind),
         "dataset": meta.get("dataset", ind.experiment.config.get("dataset")),
@@ -182,7 +188,9 @@ def metrics(stored: Stored) -> dict[str, Any]:
 README = """# EvoLab individual {number} of experiment {experiment}
 
 Validation accuracy {val_accuracy}, test accuracy {test_accuracy}, {params} parameters,
-dataset `{dataset}`, classes {classes}.
+dataset `{dataset}`, classes {classes}. Trained {own_steps} steps itself and {lineage_steps}
+along its lineage (it and its ancestors: a child starts from its parent's weights); in
+metrics.json `steps` is that lineage total, as is `lineage_steps`, and `own_steps` its own.
 
 Files: `model.pt` (a torch.export program: needs only PyTorch), `model.safetensors` (weights;
 the architecture is `dna.json`, built by EvoLab's `build_network`), {onnx}`metrics.json`.
@@ -192,7 +200,7 @@ normalised per channel with the mean and std in metrics.json; it returns logits.
 
 ```python
 import json, torch
-m = json.load(open("metrics.json")); model = torch.export.load("model.pt").module()
+m = json.load(open("metrics.json")); model = torch.export.load(open("model.pt", "rb")).module()
 mean, std = (torch.tensor(m[k]).view(1, -1, 1, 1) for k in ("mean", "std"))
 image = torch.randint(0, 256, (1, *m["in_shape"])).float()  # your uint8 image, C x H x W
 print(m["classes"][model((image / 255 - mean) / std).argmax(1).item()])
@@ -209,7 +217,7 @@ one vote, ties go to the larger mean softmax probability.
 import json, torch
 e = json.load(open("ensemble.json"))
 mean, std = (torch.tensor(e[k]).view(1, -1, 1, 1) for k in ("mean", "std"))
-models = [torch.export.load(f"members/{{n}}/model.pt").module() for n in e["members"]]
+models = [torch.export.load(open(f"members/{{n}}/model.pt", "rb")).module() for n in e["members"]]
 x = (torch.randint(0, 256, (1, *e["in_shape"])).float() / 255 - mean) / std  # your images
 logits = torch.stack([m(x) for m in models])
 votes = torch.nn.functional.one_hot(logits.argmax(-1), logits.shape[-1]).sum(0)

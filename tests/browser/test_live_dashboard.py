@@ -143,9 +143,10 @@ def test_the_list_and_compare_pages_show_the_team_runs(stack, page, finished, ar
 
 
 def test_a_run_s_pages_say_only_what_is_true_from_queued_to_stopped(stack, page):
-    """A queued run offers no downloads of an individual it does not have; its row in the list
-    stops saying "no individuals yet" once live updates bring some; a stopped run does not
-    promise a test accuracy (only a finished run is evaluated on the test split)."""
+    """A queued run says it has not started (nothing is training yet) and offers no downloads
+    of an individual it does not have; its row in the list stops saying "no individuals yet"
+    once live updates bring some; a stopped run does not promise a test accuracy (only a
+    finished run is evaluated on the test split)."""
     s = stack.session("mia")
     r = s.post(
         f"{stack.url}/api/experiments/",
@@ -158,6 +159,8 @@ def test_a_run_s_pages_say_only_what_is_true_from_queued_to_stopped(stack, page)
     page.goto(f"{stack.url}/experiments/{exp_id}/")
     page.wait_for_selector("#conn.live")
     assert page.text_content("#status") == "queued"
+    assert page.is_visible("#chart-empty")  # nothing trains before the run is started
+    assert page.text_content("#chart-empty") == "No individuals yet: the run has not started."
     assert not page.is_visible("#dl-weights") and not page.is_visible("#dl-dna")
 
     page.goto(f"{stack.url}/experiments/")
@@ -177,3 +180,12 @@ def test_a_run_s_pages_say_only_what_is_true_from_queued_to_stopped(stack, page)
     assert page.text_content("#status") == "stopped"
     assert page.text_content("#test-acc") == "not evaluated (stopped)"
     assert page.is_visible("#dl-dna")  # an individual is selected: its downloads are offered
+
+
+def test_no_page_makes_the_browser_ask_for_a_favicon(stack, page):
+    """The icon is inline in base.html, so /favicon.ico is never requested (and never a 404)."""
+    log_in(page, stack)  # the login page, then the list of runs
+    page.goto(f"{stack.url}/accounts/teams/")
+    time.sleep(1)  # a browser asks for a missing icon after the page has loaded
+    assert "favicon.ico" not in (stack.tmp / "web.log").read_text(errors="replace")
+    assert page.locator("link[rel=icon]").count() == 1

@@ -1,8 +1,10 @@
-"""`{% account_teams as nav %}`: the header's team switcher data, for any page."""
+"""`{% account_teams as nav %}`: the header's team switcher data, for any page;
+`{% open_signup as signup %}`: whether anyone may create an account (EVOLAB_OPEN_SIGNUP)."""
 
 from __future__ import annotations
 
 from django import template
+from django.conf import settings
 
 from ..models import Membership
 from ..services import current_team
@@ -17,3 +19,8 @@ def account_teams(context) -> dict:
         return {"memberships": [], "current": None}
     memberships = list(Membership.objects.for_user(request.user).select_related("team"))
     return {"memberships": memberships, "current": current_team(request)}
+
+
+@register.simple_tag
+def open_signup() -> bool:
+    return settings.EVOLAB_OPEN_SIGNUP

@@ -114,11 +114,23 @@ function scheduleRefresh(kind) {
 
 // Only a run that finishes is evaluated on the test split (steps.settle); a stopped one never is.
 const TEST_PENDING = { finished: "evaluating…", stopped: "not evaluated (stopped)" };
+// What the empty chart says: only what is true of the run's status (models.Status).
+const CHART_EMPTY = {
+  queued: "No individuals yet: the run has not started.",
+  running: "No individuals yet: the initial population is training.",
+  pausing: "No individuals yet: the run is pausing.",
+  paused: "No individuals yet: the run is paused.",
+  stopping: "No individuals yet: the run is stopping.",
+  stopped: "No individuals: the run was stopped before any was trained.",
+  finished: "No individuals were trained.",
+  failed: "No individuals: the run failed before any was trained.",
+};
 function refresh() {
   const exp = state.exp;
   $("status").textContent = exp.status;
   $("status").className = `status ${exp.status}`;
   $("chart-empty").hidden = state.rows.length > 0;
+  $("chart-empty").textContent = CHART_EMPTY[exp.status] ?? "No individuals yet.";
   $("best-acc").textContent = pct(exp.best.val_accuracy);
   $("trained").textContent = exp.individuals_trained.toLocaleString();
   $("total-flops").textContent = fmtFlops(exp.total_flops);

@@ -2,7 +2,11 @@
 
 import io
 import json
+import re
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import torch
 from django.core.files.storage import default_storage
@@ -11,6 +15,9 @@ from evolab.experiments.models import Individual
 from evolab.experiments.storage import derived_names
 
 from .conftest import api, store_individual
+
+ROOT = Path(__file__).resolve().parents[3]
+PYTHON_BLOCKS = re.compile(r"```python\n(.*?)```", re.S)
 
 
 def unzip(response) -> zipfile.ZipFile:
@@ -83,3 +90,42 @@ def test_another_team_cannot_download(outsider, exp):
     client = api(outsider)
     assert client.get(f"/api/individuals/{ind.pk}/download/").status_code == 404
     assert client.get(f"/api/experiments/{exp.pk}/download/").status_code == 404
+
+
+def test_metrics_say_which_steps_are_the_lineage_s_and_which_its_own(viewer, exp):
+    parent = store_individual(exp, 0)
+    child = store_individual(exp, 1, parent=parent)
+    Individual.objects.filter(pk=parent.pk).update(steps=300)
+    Individual.objects.filter(pk=child.pk).update(steps=600)  # 300 of its own + its parent's
+    archive = unzip(api(viewer).get(f"/api/individuals/{child.pk}/download/"))
+    metrics = json.loads(archive.read("metrics.json"))
+    assert metrics["steps"] == metrics["lineage_steps"] == 600 and metrics["own_steps"] == 300
+    assert metrics["lineage"] == [child.pk, parent.pk]
+    assert "300 steps itself and 600" in archive.read("README.md").decode()
+
+
+def test_the_readme_examples_run_with_only_torch_and_print_no_warning(viewer, exp, tmp_path):
+    """README.md's example (on a bundle unzipped to best/), the bundle's and the ensemble's,
+    each in a separate `python -I` that can import nothing of EvoLab."""
+    best = store_individual(exp, 0, 0.9)
+    store_individual(exp, 1, 0.5)
+    client = api(viewer)
+    unzip(client.get(f"/api/individuals/{best.pk}/download/")).extractall(tmp_path / "best")
+    ensemble = client.get(f"/api/experiments/{exp.pk}/download/?format=ensemble")
+    unzip(ensemble).extractall(tmp_path / "ensemble")
+    readme = next(b for b in PYTHON_BLOCKS.findall((ROOT / "README.md").read_text())
+                  if "best/model.pt" in b)  # fmt: skip
+    examples = {
+        "README.md": (readme, tmp_path),
+        "bundle": (PYTHON_BLOCKS.findall((tmp_path / "best/README.md").read_text())[0],
+                   tmp_path / "best"),
+        "ensemble": (PYTHON_BLOCKS.findall((tmp_path / "ensemble/README.md").read_text())[0],
+                     tmp_path / "ensemble"),
+    }  # fmt: skip
+    for name, (code, cwd) in examples.items():
+        result = subprocess.run(
+            [sys.executable, "-I", "-c", code], cwd=cwd, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0 and result.stdout.strip(), (name, result.stderr[-3000:])
+        assert result.stderr == "", (name, result.stderr[-3000:])

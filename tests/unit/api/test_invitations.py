@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from django.contrib.auth.models import User
 from django.utils import timezone
+from django.utils.html import escape
 
 from evolab.accounts import services
 from evolab.accounts.models import Invitation, Membership
@@ -57,10 +58,23 @@ def test_members_cannot_invite_and_other_teams_see_nothing(client, member, outsi
 def test_open_signup_is_off(client):
     assert client.get("/accounts/signup/").status_code == 404
     assert client.get("/accounts/invite/").status_code == 404
+    assert "/accounts/signup/" not in client.get("/accounts/login/").content.decode()
 
 
 def test_open_signup_can_be_turned_on(client, settings, db):
     settings.EVOLAB_OPEN_SIGNUP = True
+    assert 'href="/accounts/signup/"' in client.get("/accounts/login/").content.decode()
     data = {"username": "sam", "password1": "a-long-pass-987", "password2": "a-long-pass-987"}
     assert client.post("/accounts/signup/", data).status_code == 302
     assert User.objects.filter(username="sam").exists()
+
+
+def test_an_invitation_with_an_invalid_role_says_what_is_wrong(client, admin, team):
+    client.force_login(admin)
+    r = client.post(f"/accounts/teams/{team.pk}/invite/", {"role": "owner", "days": 99})
+    assert r.status_code == 400
+    page = r.content.decode()
+    for field in ("role", "days"):
+        for error in r.context["invite_form"].errors[field]:
+            assert escape(error) in page, (field, error)
+    assert not Invitation.objects.exists()
