@@ -135,13 +135,23 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Parameters bound by the server and a statement prepared from its second use: the
+    # coordinator runs the same few statements on every step, and planning them each time
+    # (Django's default, client-side binding) was a quarter of PostgreSQL's CPU per step
+    # (bench/README.md, scale). EVOLAB_DB_PREPARE=false restores Django's default.
+    if envbool("EVOLAB_DB_PREPARE", True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=2
+        )
     # Many threads of one process share a bounded pool instead of a connection each
     # (PostgreSQL allows 100 by default); EVOLAB_DB_POOL=0 turns pooling off.
     if envint("EVOLAB_DB_POOL", 0) > 0:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
-        DATABASES["default"]["OPTIONS"] = {
-            "pool": {"min_size": 1, "max_size": envint("EVOLAB_DB_POOL", 0), "timeout": 60}
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": envint("EVOLAB_DB_POOL", 0),
+            "timeout": 60,
         }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
