@@ -226,9 +226,7 @@ def _apply_on_server(draft: _Draft, worker: str) -> Claim:
         raise
     child.pk, child.number = cid, number
     if draft.parent_id is not None:
-        child.parent = Individual(
-            pk=draft.parent_id, weights=p_weights, weights_reset=p_reset, steps=p_steps
-        )
+        child.parent = _inherited(draft.parent_id, (p_weights, p_reset, p_steps))
     messages = [
         {"seq": seq, "kind": events.DEATH, "data": death},
         {"seq": seq + 1, "kind": events.STARTED, "data": {"id": cid, "number": number, **started}},
@@ -325,9 +323,14 @@ def _apply_here(draft: _Draft, worker: str) -> Claim:
             raise _Stale
         parent = None
         if draft.parent_id is not None:
-            parent = Individual.objects.filter(pk=draft.parent_id, state=State.ALIVE).first()
-            if parent is None:
+            read = (
+                Individual.objects.filter(pk=draft.parent_id, state=State.ALIVE)
+                .values_list(*_INHERITED)
+                .first()
+            )
+            if read is None:
                 raise _Stale
+            parent = _inherited(draft.parent_id, read)
         out = events.Outbox(exp, reserved=range(exp.last_seq - 1, exp.last_seq + 1))
         if not _kill(draft.victim, out, strict=False):
             raise _Stale
@@ -336,6 +339,15 @@ def _apply_here(draft: _Draft, worker: str) -> Claim:
         )
         out.flush()
     return _claim_for(exp, ind)
+
+
+# What an apply reads of the parent under the lock (the draft read its DNA): what its
+# Claim inherits, as it is now (a reset may have been asked for since the draft).
+_INHERITED = ("weights", "weights_reset", "steps")
+
+
+def _inherited(pk: int, values: tuple) -> Individual:
+    return Individual(pk=pk, **dict(zip(_INHERITED, values, strict=True)))
 
 
 def _claim_for(exp: Experiment, ind: Individual) -> Claim:

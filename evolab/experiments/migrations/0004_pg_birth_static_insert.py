@@ -14,23 +14,16 @@ from django.db import migrations
 
 birth_0003 = importlib.import_module("evolab.experiments.migrations.0003_pg_birth_function")
 
-DYNAMIC_INSERT = """    child_number := n - 1;
-    child := child || jsonb_build_object('number', child_number);
-    SELECT string_agg(quote_ident(k), ', ') INTO cols FROM jsonb_object_keys(child) AS k;
-    EXECUTE format(
-        'INSERT INTO experiments_individual (%1$s) SELECT %1$s '
-        'FROM jsonb_populate_record(NULL::experiments_individual, $1) RETURNING id', cols
-    ) USING child INTO child_id;
-"""
-STATIC_INSERT = """    child_number := n - 1;
-    child_id := nextval(pg_get_serial_sequence('experiments_individual', 'id'));
+# 0003's insert: from the child's number to its first event seq, replaced as a whole.
+START, END = "    child_number := n - 1;\n", "    first_seq := s - 1;\n"
+STATIC_INSERT = START + """    child_id := nextval(pg_get_serial_sequence('experiments_individual', 'id'));
     INSERT INTO experiments_individual SELECT * FROM jsonb_populate_record(
         NULL::experiments_individual,
         child || jsonb_build_object('id', child_id, 'number', child_number)
     );
 """
-assert DYNAMIC_INSERT in birth_0003.BIRTH and "    cols text;\n" in birth_0003.BIRTH
-BIRTH = birth_0003.BIRTH.replace(DYNAMIC_INSERT, STATIC_INSERT).replace("    cols text;\n", "")
+_before, _rest = birth_0003.BIRTH.replace("    cols text;\n", "").split(START)
+BIRTH = _before + STATIC_INSERT + END + _rest.split(END)[1]
 
 
 def create(apps, schema_editor):
