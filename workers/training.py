@@ -311,5 +311,9 @@ def train_individual(
         dna, data.in_shape, data.num_classes, stats.steps, batch_size, len(data.val_x)
     )
     params = count_params(dna, data.in_shape, data.num_classes)
-    state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    # Contiguous: a bf16 child's convs are channels_last, which safetensors refuses to save.
+    state = {
+        k: v.detach().to("cpu", copy=True, memory_format=torch.contiguous_format)
+        for k, v in model.state_dict().items()
+    }
     return IndividualResult(state, val_accuracy, stats, flops, params)

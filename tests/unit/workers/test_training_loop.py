@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import torch
 from torch import nn
@@ -127,3 +128,28 @@ def test_a_bf16_child_on_cpu_learns_keeps_fp32_weights_and_is_validated_in_fp32(
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert evaluate(model, data.val_x, data.val_y, data) > 0.5
+
+
+def test_a_bf16_child_s_weights_come_back_in_a_form_safetensors_saves(monkeypatch):
+    """channels_last convs must not leak into the weights a worker ships (the headless
+    runner's pool sends them as safetensors bytes, which refuse strided tensors)."""
+    from safetensors.torch import load, save
+
+    from evolab.evolution.dna import DNA
+    from evolab.evolution.mutations import apply_mutation
+    from workers.training import train_individual
+
+    monkeypatch.setenv("EVOLAB_CPU_BF16", "on")
+    rng, dna = random.Random(0), DNA.initial()
+    while len(dna.conv_edges()) < 2:
+        dna = apply_mutation(dna, "INSERT-CONVOLUTION", rng).dna
+    genes = dna.to_json()
+    for edge in genes["edges"]:
+        if edge["kind"] == "conv":
+            edge["channel_factor"] = 4.0  # several channels in and out: layouts differ
+    dna = DNA.from_json(genes)
+    result = train_individual(dna, None, load_dataset("digits", None, seed=0), steps=5, seed=0)
+    assert any(t.ndim == 4 and t.shape[1] > 1 for t in result.state_dict.values())
+    assert all(t.is_contiguous() for t in result.state_dict.values())
+    back = load(save(result.state_dict))
+    assert all(torch.equal(back[k], v) for k, v in result.state_dict.items())
