@@ -50,9 +50,9 @@ fidelity: install
 bench: install-dev services
 	bash bench/run
 
-# The same throughput table on a machine with CUDA (prints the device name).
+# The GPU rows on a machine with CUDA, into bench/RESULTS-gpu.md (about 6 minutes).
 bench-gpu: install-dev
-	EVOLAB_DEVICE=cuda $(PY) bench/throughput.py
+	PY=$(PY) bash bench/run-gpu
 
 # Fault injection on real runs, PostgreSQL + Redis and SQLite + embedded (about 15 minutes).
 chaos: install-dev services

@@ -173,9 +173,9 @@ def main() -> None:
     steps = {
         name: max(3, int(n * scale))
         for name, n in {
-            "initial (linear)": 300,
-            "mid-run (10 convs)": 100,
-            "paper-sized (~5M params)": 10 if device.type == "cpu" else 200,
+            "initial (linear)": 300 if device.type == "cpu" else 1000,
+            "mid-run (10 convs)": 100 if device.type == "cpu" else 500,
+            "paper-sized (~5M params)": 10 if device.type == "cpu" else 300,
         }.items()
     }
     data_dir = Path(os.environ.get("EVOLAB_DATA_DIR", ROOT / "var" / "data"))

@@ -163,8 +163,10 @@ def use_reduced_precision(device: torch.device, flops_per_image: int | None = No
 
 
 def _autocast(device: torch.device, reduced: bool) -> contextlib.AbstractContextManager:
+    # No weight-cast cache: each weight is used once per forward, and a CUDA graph
+    # capture must not keep cached casts from outside it.
     if reduced:
-        return torch.autocast(device.type, dtype=torch.bfloat16)
+        return torch.autocast(device.type, dtype=torch.bfloat16, cache_enabled=False)
     return contextlib.nullcontext()
 
 
@@ -181,6 +183,104 @@ def _input_layout(x: torch.Tensor, reduced: bool) -> torch.Tensor:
     return x
 
 
+# CUDA graphs: on a GPU a small child's step is a few hundred kernel launches of a few
+# microseconds each, so the CPU that launches them, not the GPU, sets the pace. A child
+# trained for many steps captures its whole SGD step (forward, backward, update) once, after
+# a few eager warm-up steps, and replays it: one launch per step. Capturing costs a few
+# steps' time, so short children stay eager. GRAPH_MIN_STEPS is the measured break-even
+# (bench/gpu.py, bench/README.md); EVOLAB_CUDA_GRAPHS=on|off overrides "auto".
+GRAPH_WARMUP_STEPS = 3
+GRAPH_MIN_STEPS = 50
+
+
+def use_step_graph(device: torch.device, steps: int) -> bool:
+    """Capture this child's step in a CUDA graph? Only on CUDA, and by default only when
+    the planned steps pay for the capture."""
+    if device.type != "cuda" or steps <= GRAPH_WARMUP_STEPS:
+        return False
+    mode = os.environ.get("EVOLAB_CUDA_GRAPHS", "auto").lower()
+    if mode in ("on", "1", "true"):
+        return True
+    if mode in ("off", "0", "false"):
+        return False
+    return steps >= GRAPH_MIN_STEPS
+
+
+class _EagerStep:
+    """One SGD step on a batch; returns the loss tensor (not synchronised)."""
+
+    def __init__(
+        self, model: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device,
+        reduced: bool,
+    ) -> None:  # fmt: skip
+        self.model, self.optimizer = model, optimizer
+        self.device, self.reduced = device, reduced
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with _autocast(self.device, self.reduced):
+            loss = F.cross_entropy(self.model(_input_layout(x, self.reduced)), y)
+        # set_to_none: the backward writes fresh gradients rather than adding to old ones,
+        # which is also what a captured backward does on every replay.
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss
+
+
+def _cuda_graph(step: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
+    """Capture `step` (which reads static tensors) once; return a replay."""
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = step()
+
+    def replay() -> torch.Tensor:
+        graph.replay()
+        return out
+
+    return replay
+
+
+class _GraphedStep:
+    """The step of `_EagerStep`, captured after GRAPH_WARMUP_STEPS eager steps.
+
+    The warm-up steps are real training steps (they count). They run on a side stream, as
+    capture requires, and let cuDNN pick its algorithms and SGD create its momentum
+    buffers. The next batch is copied into static tensors, the step is captured (capture
+    runs nothing) and replayed for that batch; every later batch is copied in and replayed.
+    `capture` is `_cuda_graph`; tests on a machine without a GPU put one in its place that
+    re-runs the step, which exercises everything here but the graph itself.
+    """
+
+    def __init__(self, eager: _EagerStep, capture: Callable | None = None) -> None:
+        self.eager = eager
+        self.capture = capture if capture is not None else _cuda_graph
+        self.warmed = 0
+        self.replay: Callable[[], torch.Tensor] | None = None
+        self.static: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.replay is not None:
+            self.static[0].copy_(x)
+            self.static[1].copy_(y)
+            return self.replay()
+        if self.warmed < GRAPH_WARMUP_STEPS:
+            self.warmed += 1
+            return self._on_side_stream(x, y)
+        self.static = (x.clone(), y.clone())
+        self.replay = self.capture(lambda: self.eager(*self.static))
+        return self.replay()
+
+    def _on_side_stream(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.eager.device.type != "cuda":
+            return self.eager(x, y)
+        side, main = torch.cuda.Stream(), torch.cuda.current_stream()
+        side.wait_stream(main)
+        with torch.cuda.stream(side):
+            loss = self.eager(x, y)
+        main.wait_stream(side)
+        return loss
+
+
 def train_child(
     model: nn.Module,
     data: Dataset,
@@ -191,11 +291,15 @@ def train_child(
     device: torch.device | None = None,
     progress: Progress | None = None,
     flops_per_image: int | None = None,
+    reduced: bool | None = None,
+    graph: bool | None = None,
 ) -> TrainStats:
     """Train `model` in place for `steps` SGD steps at a constant `learning_rate`.
 
     `flops_per_image` (forward) lets a CPU pick bf16 for large children
-    (`use_reduced_precision`); without it a CPU trains in fp32.
+    (`use_reduced_precision`); without it a CPU trains in fp32. `reduced` (bf16 autocast
+    and channels_last) and `graph` (capture the step in a CUDA graph) override the
+    automatic choices (`use_reduced_precision`, `use_step_graph`); benches compare them.
 
     A non-finite loss stops training and returns `diverged=True` (the caller gives
     the child fitness 0); it never raises. Thread settings are the caller's business.
@@ -203,21 +307,23 @@ def train_child(
     device = device or data.device
     if data.device != device:
         data = data.to(device)
-    reduced = use_reduced_precision(device, flops_per_image)
+    if reduced is None:
+        reduced = use_reduced_precision(device, flops_per_image)
     model = _prepare(model, device, reduced).train()
     optimizer = torch.optim.SGD(
         param_groups(model), lr=learning_rate, momentum=MOMENTUM, foreach=True
     )
+    if graph is None:
+        graph = use_step_graph(device, steps)
+    sgd_step = _EagerStep(model, optimizer, device, reduced)
+    if graph:
+        sgd_step = _GraphedStep(sgd_step)
     generator = torch.Generator(device=device).manual_seed(seed)
     check_every = CUDA_NAN_CHECK_EVERY if device.type == "cuda" else 1
     started = last_report = time.monotonic()
     loss_value, done, diverged = float("nan"), 0, False
     for step, (x, y) in enumerate(_batches(data, steps, batch_size, generator), start=1):
-        with _autocast(device, reduced):
-            loss = F.cross_entropy(model(_input_layout(x, reduced)), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        loss = sgd_step(x, y)
         done = step
         if step % check_every == 0 or step == steps:
             loss_value = loss.item()
@@ -233,13 +339,19 @@ def train_child(
 
 
 def predict(
-    model: nn.Module, x: torch.Tensor, data: Dataset, chunk: int = EVAL_CHUNK
+    model: nn.Module,
+    x: torch.Tensor,
+    data: Dataset,
+    chunk: int = EVAL_CHUNK,
+    reduced: bool | None = None,
 ) -> torch.Tensor:
-    """Logits (float32, on the data's device) for uint8 images, eval mode, no grad."""
+    """Logits (float32, on the data's device) for uint8 images, eval mode, no grad.
+    bf16 autocast on CUDA unless `reduced=False`; fitness on a CPU is measured in fp32."""
     was_training = model.training
     model.eval()
     device = x.device
-    reduced = device.type == "cuda"  # fitness on a CPU is measured in fp32
+    if reduced is None:
+        reduced = device.type == "cuda"
     outputs = []
     try:
         with torch.inference_mode(), _autocast(device, reduced):
@@ -253,12 +365,17 @@ def predict(
 
 
 def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, data: Dataset, chunk: int = EVAL_CHUNK
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    data: Dataset,
+    chunk: int = EVAL_CHUNK,
+    reduced: bool | None = None,
 ) -> float:
     """Accuracy in [0, 1] of one pass over (x, y); the fitness when x is validation."""
     if len(x) == 0:
         return 0.0
-    logits = predict(model, x, data, chunk)
+    logits = predict(model, x, data, chunk, reduced)
     return (logits.argmax(dim=1) == y).float().mean().item()
 
 
