@@ -1,14 +1,14 @@
 #!/usr/bin/env python
 """The GPU rows of the performance issue, on a machine with CUDA (`make bench-gpu`).
 
-1. CUDA graphs: per-step time eager and graphed, the capture's cost and the break-even
+1. GPU memory per child (the caching allocator's peak while it trains);
+2. CUDA graphs: per-step time eager and graphed, the capture's cost and the break-even
    number of steps (what `workers.training.GRAPH_MIN_STEPS` is set from); torch.compile
    for comparison (its compile time is paid once per architecture, i.e. per child);
-2. bf16 + channels_last against fp32 on CUDA: the same children, seeds and steps, the
+3. bf16 + channels_last against fp32 on CUDA: the same children, seeds and steps, the
    validation accuracy of each (fitness must agree within noise), graphed and eager too;
-3. GPU memory per child (the caching allocator's peak while it trains);
 4. several worker processes per GPU: the headless runner's real `WorkerPool` training
-   mid-run children for N = 1, 2, 4, 8 processes; children per hour and GPU busy time
+   mid-run children for N = 1, 2, 4, 8 (16) processes; children per hour and GPU busy time
    sampled through NVML (and the same under MPS when its control daemon is there).
 
 Every figure is measured here, in one run; nothing is a stand-in.
@@ -56,7 +56,7 @@ def timed(fn) -> float:
 
 
 def graphs(data: Dataset, device, short: int, long: int) -> None:
-    print("\n## 1. CUDA graphs: when capturing the step pays (32x32x3, batch 50, bf16)\n")
+    print("\n## 2. CUDA graphs: when capturing the step pays (32x32x3, batch 50, bf16)\n")
     print(
         f"{'child':<26} {'eager ms/step':>13} {'graph ms/step':>13} {'speed-up':>8} "
         f"{'capture cost ms':>15} {'break-even steps':>16}"
@@ -81,7 +81,8 @@ def graphs(data: Dataset, device, short: int, long: int) -> None:
             f"{name:<26} {per_eager * 1e3:>13.3f} {per_graph * 1e3:>13.3f} "
             f"{per_eager / per_graph:>7.2f}x {capture * 1e3:>15.1f} {even:>16}"
         )
-    print(f"\nworkers.training.GRAPH_MIN_STEPS = {GRAPH_MIN_STEPS}")
+    live = torch.cuda.memory_allocated() / 2**20
+    print(f"\nworkers.training.GRAPH_MIN_STEPS = {GRAPH_MIN_STEPS}; {live:.0f} MiB live after")
     _compile(data, device, long)
 
 
@@ -104,7 +105,7 @@ def _compile(data: Dataset, device, steps: int) -> None:
 
 def precision(data: Dataset, device, steps: int, seeds: int) -> None:
     print(
-        f"\n## 2. Fitness: fp32 vs bf16 + channels_last on CUDA "
+        f"\n## 3. Fitness: fp32 vs bf16 + channels_last on CUDA "
         f"(digits, {steps} steps, {seeds} seeds, validation accuracy)\n"
     )
     modes = {
@@ -132,7 +133,7 @@ def precision(data: Dataset, device, steps: int, seeds: int) -> None:
 
 
 def memory(data: Dataset, device) -> None:
-    print("\n## 3. GPU memory per child (allocator peak while training, 32x32x3, batch 50)\n")
+    print("\n## 1. GPU memory per child (allocator peak while training, 32x32x3, batch 50)\n")
     base = torch.cuda.memory_allocated()
     print(f"the data on the GPU: {base / 2**20:.0f} MiB (shared by every child a worker trains)")
     for name, (convs, factor) in CHILDREN.items():
@@ -225,23 +226,31 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4,8", help="processes per GPU to compare")
     parser.add_argument("--seconds", type=float, default=25.0, help="window per N")
     parser.add_argument("--steps", type=int, default=300, help="steps per child when sharing")
+    parser.add_argument("--mps-workers", default="1,2,4,8,16", help="processes per GPU, MPS")
+    parser.add_argument(
+        "--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms per shape"
+    )
     args = parser.parse_args()
     if not torch.cuda.is_available():
         sys.exit("bench/gpu.py needs CUDA; the CPU rows are in `make bench`")
     device = torch.device("cuda")
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     sections = set(args.sections.split(","))
     quick = args.quick
-    print(f"device: {torch.cuda.get_device_name()}; torch {torch.__version__}")
+    print(
+        f"device: {torch.cuda.get_device_name()}; torch {torch.__version__}; "
+        f"cudnn.benchmark {args.cudnn_benchmark}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         synthetic_cifar(Path(tmp))
         cifar = load_dataset("cifar10", tmp, 1).to(device)
+        if "memory" in sections:
+            memory(cifar, device)
         if "graphs" in sections:
             graphs(cifar, device, 20, 120 if quick else 520)
         if "precision" in sections:
             digits = load_dataset("digits", None, 1).to(device)
             precision(digits, device, 100 if quick else 300, 2 if quick else 5)
-        if "memory" in sections:
-            memory(cifar, device)
         if "sharing" in sections:
             del cifar
             torch.cuda.empty_cache()
@@ -259,7 +268,8 @@ def main() -> None:
             sharing(tmp, counts, seconds, args.steps, "plain")
             if "mps" in sections and _mps(True):
                 try:
-                    sharing(tmp, counts, seconds, args.steps, "MPS")
+                    mps = [int(n) for n in args.mps_workers.split(",")]
+                    sharing(tmp, mps, seconds, args.steps, "MPS")
                 except RuntimeError as exc:
                     print(f"MPS: the workers failed: {exc}"[:400])
                 finally:

@@ -224,7 +224,9 @@ class _EagerStep:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return loss
+        # Detached: a loss kept by the caller must not keep this step's autograd nodes alive
+        # into the next one (on CUDA they would then straddle the warm-up and capture streams).
+        return loss.detach()
 
 
 def _cuda_graph(step: Callable[[], torch.Tensor]) -> Callable[[], torch.Tensor]:
