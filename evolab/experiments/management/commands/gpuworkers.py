@@ -1,7 +1,9 @@
 """`python manage.py gpuworkers`: the Celery workers of one machine, one process per device.
 
-- GPUs: one worker process per visible GPU (CUDA_VISIBLE_DEVICES pinned to it), or several
-  per GPU with --per-gpu N (small children leave a GPU mostly idle);
+- GPUs: several worker processes per visible GPU (CUDA_VISIBLE_DEVICES pinned to it): small
+  children leave a GPU mostly idle. Under MPS (started here when the driver ships it) their
+  kernels run side by side: 8 per GPU by default, measured 2.98x the children of one
+  (bench/RESULTS-gpu.md). Without MPS processes only time-slice the GPU: 1 by default;
 - no GPU: one process per core, one torch thread each (--cpu-processes to override).
 Every process consumes the deployment's step queue (EVOLAB_QUEUE) and keeps its dataset on
 its device across children. Ctrl-C / SIGTERM stops all of them (honcho).
@@ -15,7 +17,14 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from workers.launch import visible_gpus, worker_commands
+from workers.launch import (
+    default_per_gpu,
+    mps_control,
+    start_mps,
+    stop_mps,
+    visible_gpus,
+    worker_commands,
+)
 
 
 class Command(BaseCommand):
@@ -24,9 +33,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--per-gpu",
-            type=int,
-            default=int(os.environ.get("EVOLAB_WORKERS_PER_GPU", "1")),
-            help="worker processes per GPU (default 1; env EVOLAB_WORKERS_PER_GPU)",
+            default=os.environ.get("EVOLAB_WORKERS_PER_GPU", "auto"),
+            help="worker processes per GPU: a number, or auto (8 under MPS, else 1; "
+            "env EVOLAB_WORKERS_PER_GPU)",
+        )
+        parser.add_argument(
+            "--mps",
+            choices=["auto", "on", "off"],
+            default=os.environ.get("EVOLAB_MPS", "auto"),
+            help="run the GPU's processes under MPS: auto = when the driver ships "
+            "nvidia-cuda-mps-control (env EVOLAB_MPS)",
         )
         parser.add_argument(
             "--cpu-processes",
@@ -44,19 +60,44 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="print the processes it would start, and exit"
         )
 
-    def handle(self, *args, per_gpu, cpu_processes, queue, beat, dry_run, **options):
-        if per_gpu < 1 or cpu_processes < 1:
-            raise CommandError("--per-gpu and --cpu-processes must be at least 1")
-        procs = worker_commands(visible_gpus(), per_gpu, cpu_processes, queue, beat)
+    def handle(self, *args, per_gpu, mps, cpu_processes, queue, beat, dry_run, **options):
+        if per_gpu != "auto" and (not per_gpu.isdigit() or int(per_gpu) < 1):
+            raise CommandError(
+                f"--per-gpu must be a whole number of at least 1 or auto, not {per_gpu!r}"
+            )
+        if cpu_processes < 1:
+            raise CommandError("--cpu-processes must be at least 1")
+        gpus = visible_gpus()
+        if mps == "on" and gpus and mps_control() is None:
+            raise CommandError(
+                "--mps on: nvidia-cuda-mps-control is not on the PATH (it comes with the "
+                "NVIDIA driver); use --mps auto or off"
+            )
+        use_mps = bool(gpus) and mps != "off" and mps_control() is not None
+        per_gpu = default_per_gpu(use_mps) if per_gpu == "auto" else int(per_gpu)
+        use_mps = use_mps and per_gpu > 1  # one process per GPU gains nothing from it
+        procs = worker_commands(gpus, per_gpu, cpu_processes, queue, beat)
+        if gpus:
+            self.stdout.write(
+                f"{len(gpus)} GPU(s), {per_gpu} worker process(es) each, "
+                f"MPS {'on' if use_mps else 'off'}"
+            )
         for name, cmd, env in procs:
             pinned = " ".join(f"{k}={v!s}" for k, v in env.items())
             self.stdout.write(f"{name}: {pinned} {cmd}")
         if dry_run:
             return
+        mps_state = start_mps() if use_mps else None
+        if use_mps and mps_state is None:
+            self.stderr.write("MPS did not start: the processes will time-slice the GPU")
         from honcho.manager import Manager
 
         manager = Manager()
         for name, cmd, env in procs:
             manager.add_process(name, cmd, env={**os.environ, **env})
-        manager.loop()
+        try:
+            manager.loop()
+        finally:
+            if mps_state == "started":  # a daemon someone else runs is left alone
+                stop_mps()
         sys.exit(manager.returncode)
