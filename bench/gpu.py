@@ -177,7 +177,10 @@ class Busy:
         return statistics.mean(self.samples) if self.samples else float("nan")
 
 
-def sharing(data_dir: str, counts: list[int], seconds: float, steps: int, label: str) -> dict:
+def sharing(
+    data_dir: str, counts: list[int], seconds: float, steps: int, label: str, base: float = 0.0
+) -> float:
+    """Children/hour for each N in `counts`; returns the first (the base of "vs N=1")."""
     dna = child(*CHILDREN["mid-run (10 convs)"]).to_json()
     rates = {}
     for n in counts:
@@ -201,12 +204,13 @@ def sharing(data_dir: str, counts: list[int], seconds: float, steps: int, label:
         finally:
             pool.close()
         rates[n] = done / elapsed * 3600
+        base = base or rates[n]
         print(
             f"{label:<8} {n:>3} {threads:>8} {done:>9} {rates[n]:>14,.0f} "
-            f"{rates[n] / rates[counts[0]]:>8.2f}x {busy.mean:>10.0f}%",
+            f"{rates[n] / base:>8.2f}x {busy.mean:>10.0f}%",
             flush=True,
         )
-    return rates
+    return base
 
 
 def _mps(on: bool) -> bool:
@@ -226,7 +230,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4,8", help="processes per GPU to compare")
     parser.add_argument("--seconds", type=float, default=25.0, help="window per N")
     parser.add_argument("--steps", type=int, default=300, help="steps per child when sharing")
-    parser.add_argument("--mps-workers", default="1,2,4,8,16", help="processes per GPU, MPS")
+    parser.add_argument("--mps-workers", default="2,4,8,16", help="processes per GPU, MPS")
     parser.add_argument(
         "--cudnn-benchmark", action="store_true", help="let cuDNN time its algorithms per shape"
     )
@@ -265,11 +269,11 @@ def main() -> None:
                 f"{'':<8} {'N':>3} {'threads':>8} {'children':>9} {'children/hour':>14} "
                 f"{'vs N=1':>9} {'GPU busy':>11}"
             )
-            sharing(tmp, counts, seconds, args.steps, "plain")
+            base = sharing(tmp, counts, seconds, args.steps, "plain")
             if "mps" in sections and _mps(True):
                 try:
                     mps = [int(n) for n in args.mps_workers.split(",")]
-                    sharing(tmp, mps, seconds, args.steps, "MPS")
+                    sharing(tmp, mps, seconds, args.steps, "MPS", base)
                 except RuntimeError as exc:
                     print(f"MPS: the workers failed: {exc}"[:400])
                 finally:
