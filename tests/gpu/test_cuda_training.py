@@ -82,7 +82,8 @@ def test_a_diverging_graphed_child_stops_and_says_so(digits):
 
 
 def test_graphs_give_their_memory_back(digits):
-    """A worker trains thousands of children: each child's graph pool must be freed."""
+    """A worker trains thousands of children: each child's graph pool must be freed, and
+    no per-child stream may leave a cuBLAS workspace behind."""
     dna = _convs(3)
     _trained(dna, digits, GRAPH_WARMUP_STEPS + 50, graph=True)
     torch.cuda.synchronize()

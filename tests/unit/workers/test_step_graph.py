@@ -49,8 +49,8 @@ def test_the_step_is_captured_only_on_cuda_and_only_when_enough_steps_pay_for_it
 def _rerunning_capture(monkeypatch) -> list:
     captures = []
 
-    def capture(step):
-        captures.append(step)
+    def capture(step, device):
+        captures.append((step, device))
         return step  # "replay" = run the captured step again, on the static tensors
 
     monkeypatch.setattr(training, "_cuda_graph", capture)
