@@ -23,13 +23,19 @@ from workers.training import (
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
-def _convs(n: int) -> DNA:
+def _convs(n: int, channel_factor: float = 1.0) -> DNA:
+    """n convs; channel_factor 4 makes them wide enough to learn digits (at 1 they keep
+    one channel and stay near 30% on CPU and GPU alike)."""
     import random
 
     rng, dna = random.Random(0), DNA.initial()
     while len(dna.conv_edges()) < n:
         dna = apply_mutation(dna, "INSERT-CONVOLUTION", rng).dna
-    return dna
+    genes = dna.to_json()
+    for edge in genes["edges"]:
+        if edge["kind"] == "conv":
+            edge["channel_factor"] = channel_factor
+    return DNA.from_json(genes)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +52,7 @@ def _trained(dna, data, steps, **flags):
 
 def test_auto_picks_the_gpu_and_trains_there(digits):
     assert pick_device("auto").type == "cuda"
-    result = train_individual(_convs(3), None, digits, steps=200, seed=0)
+    result = train_individual(_convs(3, 4.0), None, digits, steps=200, seed=0)
     assert not result.stats.diverged and result.val_accuracy > 0.5
     assert all(t.device.type == "cpu" for t in result.state_dict.values())  # weights go home
 
@@ -68,7 +74,7 @@ def test_a_captured_step_trains_as_the_eager_one_does(digits):
 
 
 def test_bf16_with_a_graph_learns_and_keeps_fp32_weights(digits):
-    model, stats = _trained(_convs(4), digits, 300, reduced=True, graph=True)
+    model, stats = _trained(_convs(4, 4.0), digits, 300, reduced=True, graph=True)
     assert not stats.diverged
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert evaluate(model, digits.val_x, digits.val_y, digits) > 0.8
