@@ -50,7 +50,7 @@ fidelity: install
 bench: install-dev services
 	bash bench/run
 
-# The GPU rows on a machine with CUDA, into bench/RESULTS-gpu.md (about 6 minutes).
+# The GPU rows on a machine with CUDA, into bench/RESULTS-gpu.md (about 8 minutes).
 bench-gpu: install-dev
 	PY=$(PY) bash bench/run-gpu
 

@@ -10,10 +10,10 @@ import shutil
 import subprocess
 import sys
 
-# Worker processes per GPU, measured (bench/gpu.py, bench/RESULTS-gpu.md, H100, mid-run
+# Worker processes per GPU, measured (bench/gpu.py, bench/RESULTS-gpu.md; H100, mid-run
 # children of 300 steps): without MPS the processes time-slice the GPU and 2-8 of them train
-# only 1.02-1.06x the children of one; under MPS their kernels run side by side and 8 train
-# 2.98x. So: 8 per GPU when MPS is there, else 1.
+# 1.02-1.21x the children of one; under MPS their kernels run side by side: 8 train 2.7-2.8x,
+# 16 no more. So: 8 per GPU when MPS is there, else 1.
 PER_GPU_WITH_MPS = 8
 PER_GPU_WITHOUT_MPS = 1
 MPS_CONTROL = "nvidia-cuda-mps-control"

@@ -187,8 +187,10 @@ def _input_layout(x: torch.Tensor, reduced: bool) -> torch.Tensor:
 # microseconds each, so the CPU that launches them, not the GPU, sets the pace. A child
 # trained for many steps captures its whole SGD step (forward, backward, update) once, after
 # a few eager warm-up steps, and replays it: one launch per step. Capturing costs a few
-# steps' time, so short children stay eager. GRAPH_MIN_STEPS is the measured break-even
-# (bench/gpu.py, bench/README.md); EVOLAB_CUDA_GRAPHS=on|off overrides "auto".
+# steps' time, so short children stay eager. Measured on an H100 (bench/gpu.py,
+# bench/RESULTS-gpu.md): steps 2-7.4x faster for a capture of 4-40 ms, break-even at 3-32
+# steps over three runs; GRAPH_MIN_STEPS leaves room above that. EVOLAB_CUDA_GRAPHS=on|off
+# overrides "auto".
 GRAPH_WARMUP_STEPS = 3
 GRAPH_MIN_STEPS = 50
 

@@ -2,7 +2,7 @@
 
 - GPUs: several worker processes per visible GPU (CUDA_VISIBLE_DEVICES pinned to it): small
   children leave a GPU mostly idle. Under MPS (started here when the driver ships it) their
-  kernels run side by side: 8 per GPU by default, measured 2.98x the children of one
+  kernels run side by side: 8 per GPU by default, measured 2.7-2.8x the children of one
   (bench/RESULTS-gpu.md). Without MPS processes only time-slice the GPU: 1 by default;
 - no GPU: one process per core, one torch thread each (--cpu-processes to override).
 Every process consumes the deployment's step queue (EVOLAB_QUEUE) and keeps its dataset on
