@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import math
 import os
 import time
@@ -43,6 +44,7 @@ PROGRESS_INTERVAL_S = 0.5
 CUDA_NAN_CHECK_EVERY = 32
 
 Progress = Callable[[int, float], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -261,6 +263,9 @@ class _GraphedStep:
     runs nothing) and replayed for that batch; every later batch is copied in and replayed.
     `capture` is `_cuda_graph`; tests on a machine without a GPU put one in its place that
     re-runs the step, which exercises everything here but the graph itself.
+
+    A step that cannot be captured (an op that synchronises, say) is logged and the child
+    trains on eagerly: capture runs nothing, so the weights and the momentum are untouched.
     """
 
     def __init__(self, eager: _EagerStep, capture: Callable | None = None) -> None:
@@ -269,17 +274,25 @@ class _GraphedStep:
         self.warmed = 0
         self.replay: Callable[[], torch.Tensor] | None = None
         self.static: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.failed = False
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if self.replay is not None:
             self.static[0].copy_(x)
             self.static[1].copy_(y)
             return self.replay()
+        if self.failed:
+            return self.eager(x, y)
         if self.warmed < GRAPH_WARMUP_STEPS:
             self.warmed += 1
             return self._on_side_stream(x, y)
         self.static = (x.clone(), y.clone())
-        self.replay = self.capture(lambda: self.eager(*self.static), self.eager.device)
+        try:
+            self.replay = self.capture(lambda: self.eager(*self.static), self.eager.device)
+        except RuntimeError as exc:
+            log.warning("CUDA graph capture failed, training this child eagerly: %s", exc)
+            self.failed, self.static = True, None
+            return self.eager(x, y)
         return self.replay()
 
     def _on_side_stream(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -98,3 +98,26 @@ def test_graphs_give_their_memory_back(digits):
         _trained(dna, digits, GRAPH_WARMUP_STEPS + 50, graph=True)
     torch.cuda.synchronize()
     assert torch.cuda.memory_allocated() <= after_one + (1 << 20)
+
+
+class _Synchronising(torch.nn.Module):
+    """A forward that reads a value back to the CPU: it cannot be captured."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        if x.sum().item() == float("inf"):  # a sync: illegal while a stream captures
+            x = x * 0
+        return self.inner(x)
+
+
+def test_a_step_that_cannot_be_captured_trains_eagerly_and_the_next_child_captures(digits):
+    torch.manual_seed(0)
+    model = _Synchronising(build_network(_convs(3, 4.0), digits.in_shape, digits.num_classes))
+    stats = train_child(model, digits, 0.05, 200, seed=0, graph=True)
+    assert stats.steps == 200 and not stats.diverged
+    assert evaluate(model, digits.val_x, digits.val_y, digits) > 0.8
+    _, after = _trained(_convs(3, 4.0), digits, 200, graph=True)  # the GPU is still fine
+    assert after.steps == 200 and not after.diverged

@@ -85,3 +85,24 @@ def test_a_child_no_longer_than_its_warm_up_is_never_captured(monkeypatch):
         _tiny_conv(), data, 0.05, training.GRAPH_WARMUP_STEPS, seed=0, graph=True
     )
     assert stats.steps == training.GRAPH_WARMUP_STEPS and captures == []
+
+
+def test_a_step_that_cannot_be_captured_trains_on_eagerly_and_exactly(monkeypatch, caplog):
+    """Capture records and runs nothing, so a failed one leaves weights and momentum as
+    they were: the child goes on eagerly and ends where an eager child does."""
+
+    def capture(step, device):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(training, "_cuda_graph", capture)
+    data = load_dataset("digits", None, seed=0)
+    eager, fell_back = _tiny_conv(), _tiny_conv()
+    a = training.train_child(eager, data, 0.05, 30, seed=5, graph=False)
+    with caplog.at_level("WARNING", logger="workers.training"):
+        b = training.train_child(fell_back, data, 0.05, 30, seed=5, graph=True)
+    assert "CUDA graph capture failed" in caplog.text
+    assert a.steps == b.steps == 30 and a.final_loss == b.final_loss
+    for (name, x), (_, y) in zip(
+        eager.state_dict().items(), fell_back.state_dict().items(), strict=True
+    ):
+        assert torch.equal(x, y), name
