@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,6 +38,7 @@ from evolab.evolution.flops import forward_flops  # noqa: E402
 from evolab.evolution.network import build_network  # noqa: E402
 from workers.datasets import Dataset, load_dataset  # noqa: E402
 from workers.evolve.pool import Task, WorkerPool, WorkerSetup  # noqa: E402
+from workers.launch import start_mps, stop_mps  # noqa: E402
 from workers.training import (  # noqa: E402
     GRAPH_MIN_STEPS,
     evaluate,
@@ -213,16 +212,6 @@ def sharing(
     return base
 
 
-def _mps(on: bool) -> bool:
-    control = shutil.which("nvidia-cuda-mps-control")
-    if control is None:
-        return False
-    if on:
-        return subprocess.run([control, "-d"], capture_output=True).returncode == 0
-    subprocess.run([control], input=b"quit\n", capture_output=True)
-    return True
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run")
@@ -270,16 +259,18 @@ def main() -> None:
                 f"{'vs N=1':>9} {'GPU busy':>11}"
             )
             base = sharing(tmp, counts, seconds, args.steps, "plain")
-            if "mps" in sections and _mps(True):
+            mps_state = start_mps() if "mps" in sections else None
+            if mps_state is not None:
                 try:
                     mps = [int(n) for n in args.mps_workers.split(",")]
                     sharing(tmp, mps, seconds, args.steps, "MPS", base)
                 except RuntimeError as exc:
                     print(f"MPS: the workers failed: {exc}"[:400])
                 finally:
-                    _mps(False)
+                    if mps_state == "started":  # a daemon someone else runs is left alone
+                        stop_mps()
             elif "mps" in sections:
-                print("MPS: nvidia-cuda-mps-control is not on this machine")
+                print("MPS: no nvidia-cuda-mps-control on this machine, or it did not start")
 
 
 if __name__ == "__main__":

@@ -149,6 +149,17 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
+def _forced(variable: str) -> bool | None:
+    """An on/off switch from the environment: True (on, 1, true), False (off, 0, false)
+    or None for "auto" (unset or anything else): the measured default decides."""
+    mode = os.environ.get(variable, "auto").lower()
+    if mode in ("on", "1", "true"):
+        return True
+    if mode in ("off", "0", "false"):
+        return False
+    return None
+
+
 def use_reduced_precision(device: torch.device, flops_per_image: int | None = None) -> bool:
     """bf16 autocast + channels_last for this child? Always on CUDA; on CPU only where it
     measured faster (native bf16 and a child big enough), unless EVOLAB_CPU_BF16 says."""
@@ -156,11 +167,9 @@ def use_reduced_precision(device: torch.device, flops_per_image: int | None = No
         return True
     if device.type != "cpu":
         return False
-    mode = os.environ.get("EVOLAB_CPU_BF16", "auto").lower()
-    if mode in ("on", "1", "true"):
-        return True
-    if mode in ("off", "0", "false"):
-        return False
+    forced = _forced("EVOLAB_CPU_BF16")
+    if forced is not None:
+        return forced
     return bool(flops_per_image) and flops_per_image >= CPU_BF16_MIN_FLOPS and cpu_has_native_bf16()
 
 
@@ -202,12 +211,8 @@ def use_step_graph(device: torch.device, steps: int) -> bool:
     the planned steps pay for the capture."""
     if device.type != "cuda" or steps <= GRAPH_WARMUP_STEPS:
         return False
-    mode = os.environ.get("EVOLAB_CUDA_GRAPHS", "auto").lower()
-    if mode in ("on", "1", "true"):
-        return True
-    if mode in ("off", "0", "false"):
-        return False
-    return steps >= GRAPH_MIN_STEPS
+    forced = _forced("EVOLAB_CUDA_GRAPHS")
+    return steps >= GRAPH_MIN_STEPS if forced is None else forced
 
 
 class _EagerStep:
