@@ -110,7 +110,7 @@ def baselines(seed: int) -> dict[str, float]:
     from sklearn.linear_model import LogisticRegression
     from torch import nn
 
-    from workers.datasets import load_dataset
+    from evolab.datasets import load_dataset
     from workers.training import evaluate, train_child
 
     data = load_dataset("digits", None, seed)

@@ -34,11 +34,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from throughput import CHILDREN, child, synthetic_cifar  # noqa: E402
 
+from evolab.datasets import Dataset, load_dataset  # noqa: E402
 from evolab.evolution.flops import forward_flops  # noqa: E402
 from evolab.evolution.network import build_network  # noqa: E402
-from workers.datasets import Dataset, load_dataset  # noqa: E402
+from evolab.worker_launch import start_mps, stop_mps  # noqa: E402
 from workers.evolve.pool import Task, WorkerPool, WorkerSetup  # noqa: E402
-from workers.launch import start_mps, stop_mps  # noqa: E402
 from workers.training import (  # noqa: E402
     GRAPH_MIN_STEPS,
     evaluate,

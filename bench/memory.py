@@ -19,11 +19,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evolab.datasets import load_dataset  # noqa: E402
 from evolab.evolution.checkpoint import dump_checkpoint, load_checkpoint  # noqa: E402
 from evolab.evolution.dna import DNA, Limits  # noqa: E402
 from evolab.evolution.mutations import mutate  # noqa: E402
 from evolab.evolution.network import build_network, inherit_weights  # noqa: E402
-from workers.datasets import load_dataset  # noqa: E402
 from workers.training import evaluate, train_child  # noqa: E402
 
 

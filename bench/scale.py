@@ -2,8 +2,8 @@
 """The coordinator at the paper's scale: 250 concurrent workers on one population.
 
 Training is replaced by a fixed sleep — the only stand-in for training in EvoLab, and only
-here: everything else is the real path (steps.claim: tournament, kill, mutate, child row under
-a lease; steps.commit: safetensors file through Django storage, conditional commit, events
+here: everything else is the real path (claims.claim: tournament, kill, mutate, child row under
+a lease; commits.commit: safetensors file through Django storage, conditional commit, events
 broadcast through the Redis channel layer) against PostgreSQL + Redis, or SQLite + the
 embedded server with --sqlite. Prints sustained steps/s, p50/p99 of the selection (claim)
 and commit transactions, and checks the population invariant over every event afterwards.
@@ -74,20 +74,21 @@ def setup_experiment(args) -> int:
 def worker_thread(exp_id: int, sleep: float, deadline: float, out: list, seed: int) -> None:
     from django.db import connection
 
-    from evolab.experiments import steps
+    from evolab.evolution.step import TrainedChild
+    from evolab.experiments import claims, commits
 
     rng = random.Random(seed)
     name = f"sim-{seed}"
     while time.monotonic() < deadline:
         t0 = time.perf_counter()
-        claim = steps.claim(exp_id, name)
+        claim = claims.claim(exp_id, name)
         t1 = time.perf_counter()
         connection.close()  # back to the pool while "training"
-        if claim in (steps.WAIT, steps.DONE):
+        if claim in (claims.WAIT, claims.DONE):
             time.sleep(0.01)
             continue
         time.sleep(sleep)  # stand-in for training: the bench's only fake
-        child = steps.TrainedChild(
+        child = TrainedChild(
             val_accuracy=rng.random(),
             flops=1.0,
             params=1,
@@ -96,7 +97,7 @@ def worker_thread(exp_id: int, sleep: float, deadline: float, out: list, seed: i
             weights=b"\0" * 64,
         )
         t2 = time.perf_counter()
-        steps.commit(claim, child)
+        commits.commit(claim, child)
         t3 = time.perf_counter()
         connection.close()
         out.append((t0, t1 - t0, t3 - t2))
@@ -105,14 +106,15 @@ def worker_thread(exp_id: int, sleep: float, deadline: float, out: list, seed: i
 
 def count_claim_paths(paths: dict) -> None:
     """Count how claims went: drafted and applied, drafts gone stale, and the locked path."""
-    from evolab.experiments import steps
+    from evolab.experiments import claims
+    from evolab.experiments.children import Stale
 
-    apply, locked = steps._apply, steps._claim_locked
+    apply, locked = claims.apply_draft, claims.claim_locked
 
     def counted_apply(*args):
         try:
             claim = apply(*args)
-        except steps._Stale:
+        except Stale:
             paths["stale"] = paths.get("stale", 0) + 1
             raise
         paths["drafted"] = paths.get("drafted", 0) + 1
@@ -122,7 +124,7 @@ def count_claim_paths(paths: dict) -> None:
         paths["locked"] = paths.get("locked", 0) + 1
         return locked(*args)
 
-    steps._apply, steps._claim_locked = counted_apply, counted_locked
+    claims.apply_draft, claims.claim_locked = counted_apply, counted_locked
 
 
 def worker_process(args, tmp: str, exp_id: int, threads: int, start: float, queue) -> None:

@@ -30,11 +30,11 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evolab.datasets import Dataset, load_dataset  # noqa: E402
 from evolab.evolution.dna import DNA  # noqa: E402
 from evolab.evolution.flops import forward_flops  # noqa: E402
 from evolab.evolution.mutations import apply_mutation  # noqa: E402
 from evolab.evolution.network import build_network  # noqa: E402
-from workers.datasets import Dataset, load_dataset  # noqa: E402
 from workers.training import (  # noqa: E402
     cpu_has_native_bf16,
     param_groups,

@@ -26,7 +26,7 @@ def _redis() -> str:
 
 
 def _workers() -> int:
-    from workers.celery import app
+    from evolab.taskqueue import app
 
     try:
         return len(app.control.ping(timeout=1.0) or [])

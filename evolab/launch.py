@@ -18,6 +18,20 @@ import time
 import django
 
 
+def prepare_var_dir() -> None:
+    """The folders and the local secret key `make run` keeps under var/ (before Django loads:
+    importing settings writes nothing, and reads the key if it is there)."""
+    from pathlib import Path
+
+    var = Path(os.environ.get("EVOLAB_VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
+    for folder in (var, var / "static", var / "media", var / "data"):
+        folder.mkdir(parents=True, exist_ok=True)
+    key = var / "secret_key"
+    if not key.exists() and not os.environ.get("SECRET_KEY"):
+        key.write_text(secrets.token_urlsafe(50))
+        key.chmod(0o600)
+
+
 def _bootstrap() -> None:
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -28,12 +42,10 @@ def _bootstrap() -> None:
     call_command("migrate", interactive=False, verbosity=0)
     User = get_user_model()
     if not User.objects.filter(is_superuser=True).exists():
-        password = os.environ.get("EVOLAB_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        password = settings.EVOLAB_ADMIN_PASSWORD or secrets.token_urlsafe(12)
         user = User.objects.create_superuser("admin", "", password)
         ensure_admin_team(user)
-        shown = (
-            "(from EVOLAB_ADMIN_PASSWORD)" if os.environ.get("EVOLAB_ADMIN_PASSWORD") else password
-        )
+        shown = "(from EVOLAB_ADMIN_PASSWORD)" if settings.EVOLAB_ADMIN_PASSWORD else password
         print(
             f"\n  Created the first admin account: username 'admin', password {shown}\n"
             "  (shown once; change it under /admin/)\n",
@@ -80,20 +92,21 @@ def _announce_when_up(host: str, port: int) -> None:
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evolab.settings")
+    prepare_var_dir()
     django.setup()
     from django.conf import settings
     from honcho.manager import Manager
 
-    from workers.launch import visible_gpus, worker_commands
+    from evolab.worker_launch import visible_gpus, worker_commands
 
     _bootstrap()
-    port = int(os.environ.get("PORT", "8000"))
+    port = settings.EVOLAB_PORT
     python = sys.executable
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     manager = Manager()
     if settings.REDIS_IS_EMBEDDED:
         manager.add_process("redis", f"{python} -m evolab.embedded_redis", env=env)
-    cpu_processes = int(os.environ.get("EVOLAB_WORKER_CONCURRENCY", os.cpu_count() or 1))
+    cpu_processes = settings.EVOLAB_WORKER_CONCURRENCY
     for name, cmd, extra in worker_commands(
         visible_gpus(), 1, cpu_processes, settings.CELERY_TASK_DEFAULT_QUEUE, beat=True
     ):

@@ -7,38 +7,34 @@ single-machine set-up (SQLite under var/, the embedded Redis-compatible server t
 
 from __future__ import annotations
 
+import hashlib
 import os
-import secrets
+import warnings
 from pathlib import Path
 
 import dj_database_url
 
+from evolab.environment import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    training_options,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("EVOLAB_VAR_DIR", BASE_DIR / "var")).resolve()
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Importing settings creates and writes nothing: `make run` (evolab.launch) makes var/ and
+# its secret key; tests and the integration harness make their own folders.
+VAR_DIR = Path(os.environ.get("EVOLAB_VAR_DIR") or BASE_DIR / "var").resolve()
 
 
 def envbool(name: str, default: bool) -> bool:
-    """Read a boolean: only true/false (any case), 1/0 are accepted; anything else fails loudly."""
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    value = raw.strip().lower()
-    if value in ("true", "1", "yes", "on"):
-        return True
-    if value in ("false", "0", "no", "off"):
-        return False
-    raise ValueError(f"{name}={raw!r}: expected true or false")
+    """Read a boolean: only true/false (any case), 1/0, yes/no, on/off; anything else fails."""
+    return env_bool(name, default)
 
 
-def envint(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r}: expected an integer") from None
+def envint(name: str, default: int, minimum: int | None = None) -> int:
+    return env_int(name, default, minimum=minimum)
 
 
 def envlist(name: str, default: str) -> list[str]:
@@ -46,12 +42,13 @@ def envlist(name: str, default: str) -> list[str]:
 
 
 def _local_secret_key() -> str:
-    """A key generated once and kept under var/, for local use only (production sets SECRET_KEY)."""
+    """The key `make run` generated under var/ (local use only; production sets SECRET_KEY).
+    Before it exists (tests, a harness with its own var/), a key derived from var/'s path:
+    the same in every process that shares that folder, and never written anywhere."""
     path = VAR_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    if path.is_file():
+        return path.read_text().strip()
+    return "insecure-local-" + hashlib.sha256(str(VAR_DIR).encode()).hexdigest()
 
 
 DEBUG = envbool("DEBUG", False)
@@ -193,7 +190,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "frontend" / "static"]
 STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise serves from the finders; this only silences it
+# WhiteNoise serves from the finders; it only warns when this folder does not exist.
+warnings.filterwarnings("ignore", message="No directory at: ")
 WHITENOISE_USE_FINDERS = True
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media")).resolve()
 MEDIA_URL = "/media/"
@@ -295,12 +293,13 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+_LEVELS = ("debug", "info", "warning", "error", "critical")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", _LEVELS, "info").upper()},
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
@@ -316,6 +315,20 @@ EVOLAB_LIMITS = {
 EVOLAB_LEASE_SECONDS = envint("EVOLAB_LEASE_SECONDS", 60)
 EVOLAB_KEEP_ALL_WEIGHTS = envbool("EVOLAB_KEEP_ALL_WEIGHTS", False)
 EVOLAB_MAX_UPLOAD_MB = envint("EVOLAB_MAX_UPLOAD_MB", 512)  # imported weights (safetensors)
-EVOLAB_DEVICE = os.environ.get("EVOLAB_DEVICE", "auto")
+# How workers train (EVOLAB_DEVICE, EVOLAB_CPU_BF16, EVOLAB_CUDA_GRAPHS,
+# EVOLAB_MAX_CHILD_MEMORY_MB): one frozen object, read here once (evolab.environment).
+EVOLAB_TRAINING = training_options()
+EVOLAB_DEVICE = EVOLAB_TRAINING.device
 # A child whose estimated training memory exceeds this is never created (mutations redraw).
-EVOLAB_MAX_CHILD_MEMORY_MB = envint("EVOLAB_MAX_CHILD_MEMORY_MB", 8192)
+EVOLAB_MAX_CHILD_MEMORY_MB = EVOLAB_TRAINING.max_child_memory_mb
+EVOLAB_TORCH_THREADS = envint("EVOLAB_TORCH_THREADS", 1, minimum=1)  # per worker process
+EVOLAB_RECONCILE_SECONDS = env_float("EVOLAB_RECONCILE_SECONDS", 5.0)
+# Launchers: `make run` (evolab.launch) and `manage.py gpuworkers`.
+EVOLAB_PORT = envint("PORT", 8000, minimum=1)
+EVOLAB_WORKER_CONCURRENCY = envint("EVOLAB_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
+EVOLAB_ADMIN_PASSWORD = os.environ.get("EVOLAB_ADMIN_PASSWORD", "")
+_PER_GPU = os.environ.get("EVOLAB_WORKERS_PER_GPU", "").strip() or "auto"
+if _PER_GPU != "auto" and not (_PER_GPU.isascii() and _PER_GPU.isdigit() and int(_PER_GPU) > 0):
+    raise ValueError(f"EVOLAB_WORKERS_PER_GPU={_PER_GPU!r}: expected auto or a whole number >= 1")
+EVOLAB_WORKERS_PER_GPU = _PER_GPU
+EVOLAB_MPS = env_choice("EVOLAB_MPS", ("auto", "on", "off"), "auto")

@@ -1,26 +1,20 @@
-"""The Celery app: broker and task settings come from Django settings (CELERY_*)."""
+"""The Celery worker's entry point (`celery -A workers.celery worker`): the app of
+`evolab.taskqueue`, with this package's tasks registered."""
 
-import os
-
-from celery import Celery
 from celery.signals import worker_process_init
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evolab.settings")
+from evolab.taskqueue import app
 
-app = Celery("evolab", include=["workers.tasks"])
-app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.beat_schedule = {
-    "reconcile": {
-        "task": "evolab.reconcile",
-        "schedule": float(os.environ.get("EVOLAB_RECONCILE_SECONDS", "5")),
-        "options": {"expires": 30},
-    }
-}
+__all__ = ["app"]
 
 
 @worker_process_init.connect
 def _one_thread_per_process(**_kwargs) -> None:
     """Workers share the CPU: one torch thread each unless told otherwise (DESIGN.md)."""
     import torch
+    from django.conf import settings
 
-    torch.set_num_threads(int(os.environ.get("EVOLAB_TORCH_THREADS", "1")))
+    torch.set_num_threads(settings.EVOLAB_TORCH_THREADS)
+
+
+from workers import tasks  # noqa: E402,F401  (registers the tasks on the app)

@@ -1,7 +1,8 @@
-"""Celery tasks: one evolutionary step per task; thin glue between `steps` and training.
+"""Celery tasks: one evolutionary step per task; thin glue between the database store and
+the one trainer.
 
-Tasks take ids, re-fetch, and are safe to run twice (STYLE.md §4): a redelivered step claims
-new work or takes over an expired lease; a late duplicate cannot commit (fencing token).
+Tasks take ids, re-fetch, and are safe to run twice: a redelivered step claims new work or
+takes over an expired lease; a late duplicate cannot commit (fencing token).
 """
 
 from __future__ import annotations
@@ -12,21 +13,20 @@ import time
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from evolab.experiments import chains, steps
+from evolab.experiments import chains, commits, retention, settling
+from evolab.experiments.children import Claim
 from evolab.experiments.models import Experiment, Status
+from evolab.experiments.store import DONE, WAIT, DatabaseStore
+from evolab.taskqueue import EVALUATE_FINAL, RECONCILE, STEP, app
 
-from .celery import app
+from .child import evaluate_on_test, train_claimed_child
 
 log = logging.getLogger(__name__)
 RETRY_WAIT_SECONDS = 1.0
 PROGRESS_MIN_INTERVAL = 0.5
 
 
-class LeaseLost(Exception):
-    """Another worker owns this child now; stop training and drop the result."""
-
-
-@app.task(name="evolab.step", acks_late=True, reject_on_worker_lost=True, bind=True)
+@app.task(name=STEP, acks_late=True, reject_on_worker_lost=True, bind=True)
 def step(self, experiment_id: int, slot: int, token: str) -> str:
     """One step of chain `slot`; runs only while it holds the chain's token (see chains)."""
     if not chains.begin(experiment_id, slot, token):
@@ -36,71 +36,74 @@ def step(self, experiment_id: int, slot: int, token: str) -> str:
         chains.end(experiment_id, slot, token)
         return "ended"
     started = time.perf_counter()
-    claim = steps.claim(experiment_id, self.request.hostname or "worker")
-    if claim == steps.WAIT:  # every candidate is in training: look again shortly
+    store = DatabaseStore(experiment_id, self.request.hostname or "worker")
+    claim = store.claim()
+    if claim == WAIT:  # every candidate is in training: look again shortly
         chains.queue(experiment_id, [slot], countdown=RETRY_WAIT_SECONDS)
         return "wait"
-    if claim != steps.DONE:
+    if claim != DONE:
         timings = {"claim": time.perf_counter() - started}
-        timings |= _train_and_commit(claim, lambda: chains.beat(experiment_id, slot, token))
+        timings |= _train_and_commit(store, claim, _ChainProgress(store, claim, slot, token))
         after = time.perf_counter()
-        steps.collect_garbage(experiment_id, keep_best=max(exp.cfg.ensemble_k, 1))
+        retention.collect_garbage(experiment_id, keep_best=max(exp.cfg.ensemble_k, 1))
         exp.refresh_from_db(fields=["status"])
         if exp.status == Status.RUNNING:
             chains.queue(experiment_id, [slot])
         if "commit" in timings:  # committed: keep what the step cost, phase by phase
             now = time.perf_counter()
-            steps.record_timings(
+            commits.record_timings(
                 claim.individual_id,
                 {**timings, "retention_and_next": now - after, "step": now - started},
             )
         if exp.status == Status.RUNNING:
             return "stepped"
     chains.end(experiment_id, slot, token)
-    steps.settle(experiment_id)
+    settling.settle(experiment_id)
     return "done"
 
 
-@app.task(name="evolab.reconcile", ignore_result=True)
+@app.task(name=RECONCILE, ignore_result=True)
 def reconcile() -> int:
     """Periodic: re-queue chains lost with the broker or with a killed worker."""
     return len(chains.reconcile(chains.broker_has_message))
 
 
-def _train_and_commit(claim: steps.Claim, beat_chain) -> dict[str, float]:
+class _ChainProgress:
+    """The trainer's Progress for a web child: at most two reports a second, each of which
+    keeps the chain and the child's lease alive; a lost lease stops training."""
+
+    def __init__(self, store: DatabaseStore, claim: Claim, slot: int, token: str) -> None:
+        self.store, self.claim, self.slot, self.token = store, claim, slot, token
+        self.last = 0.0
+
+    def progress(self, step_done: int, loss: float | None) -> bool:
+        # The loop's last report can follow a regular one closely; the commit that comes
+        # next carries the final step anyway.
+        if time.monotonic() - self.last < PROGRESS_MIN_INTERVAL:
+            return True
+        self.last = time.monotonic()
+        chains.beat(self.store.experiment_id, self.slot, self.token)
+        return self.store.heartbeat(self.claim, step_done, loss)
+
+
+def _train_and_commit(store: DatabaseStore, claim: Claim, progress) -> dict[str, float]:
     """Train and commit the claimed child; its phase timings ({} if not committed)."""
-    from .child import train_claimed_child
-
-    last = [0.0]
-
-    def progress(step_done: int, loss: float | None) -> None:
-        # At most two reports a second per child (the loop's last report can follow a
-        # regular one closely; the commit that comes next carries the final step anyway).
-        if time.monotonic() - last[0] < PROGRESS_MIN_INTERVAL:
-            return
-        last[0] = time.monotonic()
-        beat_chain()
-        if not steps.heartbeat(claim, step_done, loss):
-            raise LeaseLost()
-
     try:
         child = train_claimed_child(claim, default_storage, settings, progress)
-    except LeaseLost:
-        log.info("child %s: lease lost during training", claim.individual_id)
-        return {}
     except Exception as exc:  # a child that cannot train must not stop the run
         log.exception("child %s failed", claim.individual_id)
-        steps.fail(claim, f"{type(exc).__name__}: {exc}")
+        store.fail(claim, f"{type(exc).__name__}: {exc}")
+        return {}
+    if child is None:
+        log.info("child %s: lease lost during training", claim.individual_id)
         return {}
     started = time.perf_counter()
-    if not steps.commit(claim, child):
+    if not store.commit(claim, child):
         return {}
     return {**child.timings, "commit": time.perf_counter() - started}
 
 
-@app.task(name="evolab.evaluate_final", acks_late=True, reject_on_worker_lost=True)
+@app.task(name=EVALUATE_FINAL, acks_late=True, reject_on_worker_lost=True)
 def evaluate_final(experiment_id: int) -> None:
-    """Test accuracy of the best by validation and of the top-k ensemble (PAPER.md §6)."""
-    from .child import evaluate_on_test
-
+    """Test accuracy of the best by validation and of the top-k ensemble (docs/ALGORITHM.md §6)."""
     evaluate_on_test(experiment_id, default_storage, settings)

@@ -16,20 +16,17 @@ import contextlib
 import functools
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from evolab.evolution.dna import DNA
-from evolab.evolution.flops import count_params, forward_flops, individual_flops
-from evolab.evolution.network import build_network, inherit_weights
-from workers.datasets import Dataset
+from evolab.datasets import Dataset
+from evolab.environment import TrainingOptions
 
 MOMENTUM = 0.9
 WEIGHT_DECAY = 1e-4
@@ -43,8 +40,14 @@ PROGRESS_INTERVAL_S = 0.5
 # On CUDA, reading the loss forces a sync; look at it only every few steps there.
 CUDA_NAN_CHECK_EVERY = 32
 
-Progress = Callable[[int, float], None]
 log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """Told how a child's training goes, about twice a second; answers whether to go on
+    (False: the run's lease on the child was lost, so its result would be refused)."""
+
+    def progress(self, step: int, loss: float | None) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class TrainStats:
     final_loss: float
     seconds: float
     diverged: bool
+    stopped: bool = False  # its Progress said stop (the lease on the child was lost)
 
     @property
     def steps_per_s(self) -> float:
@@ -149,25 +153,16 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
-def _forced(variable: str) -> bool | None:
-    """An on/off switch from the environment: True (on, 1, true), False (off, 0, false)
-    or None for "auto" (unset or anything else): the measured default decides."""
-    mode = os.environ.get(variable, "auto").lower()
-    if mode in ("on", "1", "true"):
-        return True
-    if mode in ("off", "0", "false"):
-        return False
-    return None
-
-
-def use_reduced_precision(device: torch.device, flops_per_image: int | None = None) -> bool:
+def use_reduced_precision(
+    device: torch.device, flops_per_image: int | None = None, forced: bool | None = None
+) -> bool:
     """bf16 autocast + channels_last for this child? Always on CUDA; on CPU only where it
-    measured faster (native bf16 and a child big enough), unless EVOLAB_CPU_BF16 says."""
+    measured faster (native bf16 and a child big enough), unless `forced` (EVOLAB_CPU_BF16,
+    in TrainingOptions) says."""
     if device.type == "cuda":
         return True
     if device.type != "cpu":
         return False
-    forced = _forced("EVOLAB_CPU_BF16")
     if forced is not None:
         return forced
     return bool(flops_per_image) and flops_per_image >= CPU_BF16_MIN_FLOPS and cpu_has_native_bf16()
@@ -206,12 +201,11 @@ GRAPH_WARMUP_STEPS = 3
 GRAPH_MIN_STEPS = 50
 
 
-def use_step_graph(device: torch.device, steps: int) -> bool:
+def use_step_graph(device: torch.device, steps: int, forced: bool | None = None) -> bool:
     """Capture this child's step in a CUDA graph? Only on CUDA, and by default only when
-    the planned steps pay for the capture."""
+    the planned steps pay for the capture (`forced`: EVOLAB_CUDA_GRAPHS, in TrainingOptions)."""
     if device.type != "cuda" or steps <= GRAPH_WARMUP_STEPS:
         return False
-    forced = _forced("EVOLAB_CUDA_GRAPHS")
     return steps >= GRAPH_MIN_STEPS if forced is None else forced
 
 
@@ -323,6 +317,7 @@ def train_child(
     flops_per_image: int | None = None,
     reduced: bool | None = None,
     graph: bool | None = None,
+    options: TrainingOptions = TrainingOptions(),
 ) -> TrainStats:
     """Train `model` in place for `steps` SGD steps at a constant `learning_rate`.
 
@@ -331,6 +326,9 @@ def train_child(
     and channels_last) and `graph` (capture the step in a CUDA graph) override the
     automatic choices (`use_reduced_precision`, `use_step_graph`); benches compare them.
 
+    `progress.progress(step, loss)` is called about twice a second and once at the end; when
+    it answers False training stops and returns `stopped=True`.
+
     A non-finite loss stops training and returns `diverged=True` (the caller gives
     the child fitness 0); it never raises. Thread settings are the caller's business.
     """
@@ -338,20 +336,20 @@ def train_child(
     if data.device != device:
         data = data.to(device)
     if reduced is None:
-        reduced = use_reduced_precision(device, flops_per_image)
+        reduced = use_reduced_precision(device, flops_per_image, options.cpu_bf16)
     model = _prepare(model, device, reduced).train()
     optimizer = torch.optim.SGD(
         param_groups(model), lr=learning_rate, momentum=MOMENTUM, foreach=True
     )
     if graph is None:
-        graph = use_step_graph(device, steps)
+        graph = use_step_graph(device, steps, options.cuda_graphs)
     sgd_step = _EagerStep(model, optimizer, device, reduced)
     if graph:
         sgd_step = _GraphedStep(sgd_step)
     generator = torch.Generator(device=device).manual_seed(seed)
     check_every = CUDA_NAN_CHECK_EVERY if device.type == "cuda" else 1
     started = last_report = time.monotonic()
-    loss_value, done, diverged = float("nan"), 0, False
+    loss_value, done, diverged, stopped = float("nan"), 0, False, False
     for step, (x, y) in enumerate(_batches(data, steps, batch_size, generator), start=1):
         loss = sgd_step(x, y)
         done = step
@@ -362,10 +360,12 @@ def train_child(
                 break
         if progress is not None and time.monotonic() - last_report >= PROGRESS_INTERVAL_S:
             last_report = time.monotonic()
-            progress(step, loss.item())
-    if progress is not None:
-        progress(done, loss_value)
-    return TrainStats(done, loss_value, time.monotonic() - started, diverged)
+            if not progress.progress(step, loss.item()):
+                stopped = True
+                break
+    if progress is not None and not stopped:
+        stopped = not progress.progress(done, loss_value)
+    return TrainStats(done, loss_value, time.monotonic() - started, diverged, stopped)
 
 
 def predict(
@@ -420,47 +420,3 @@ def majority_vote(logits: list[torch.Tensor]) -> torch.Tensor:
     votes = F.one_hot(stacked.argmax(dim=-1), num_classes).sum(dim=0).float()
     mean_prob = stacked.softmax(dim=-1).mean(dim=0)
     return (votes + 0.5 * mean_prob).argmax(dim=-1)
-
-
-class IndividualResult(NamedTuple):
-    state_dict: dict[str, torch.Tensor]
-    val_accuracy: float
-    stats: TrainStats
-    flops: int
-    params: int
-
-
-def train_individual(
-    dna: DNA,
-    parent_state: dict[str, torch.Tensor] | None,
-    data: Dataset,
-    steps: int,
-    seed: int,
-    device: torch.device | None = None,
-    batch_size: int = BATCH_SIZE,
-    progress: Progress | None = None,
-) -> IndividualResult:
-    """Build the child, inherit its parent's weights by gene id (PAPER.md §4), train it
-    and measure its fitness on validation (§5). The step both the headless runner and
-    the Celery task run; `parent_state=None` means fresh weights (initial population,
-    RESET-WEIGHTS, random search). A diverged child gets fitness 0."""
-    device = device or data.device
-    torch.manual_seed(seed)  # the fresh initialisation is reproducible per child
-    model = build_network(dna, data.in_shape, data.num_classes)
-    if parent_state is not None:
-        inherit_weights(model, parent_state)
-    per_image = forward_flops(dna, data.in_shape, data.num_classes)
-    stats = train_child(
-        model, data, dna.learning_rate, steps, batch_size, seed, device, progress, per_image
-    )
-    val_accuracy = 0.0 if stats.diverged else evaluate(model, data.val_x, data.val_y, data)
-    flops = individual_flops(
-        dna, data.in_shape, data.num_classes, stats.steps, batch_size, len(data.val_x)
-    )
-    params = count_params(dna, data.in_shape, data.num_classes)
-    # Contiguous: a bf16 child's convs are channels_last, which safetensors refuses to save.
-    state = {
-        k: v.detach().to("cpu", copy=True, memory_format=torch.contiguous_format)
-        for k, v in model.state_dict().items()
-    }
-    return IndividualResult(state, val_accuracy, stats, flops, params)

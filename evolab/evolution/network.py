@@ -174,16 +174,6 @@ class Network(nn.Module):
                     outputs[i] = None  # free activations early on deep genomes
         return outputs
 
-    def weight_decay_groups(self, weight_decay: float = 1e-4) -> list[dict]:
-        """SGD param groups: decay on conv and linear weights only (PAPER.md §5)."""
-        decay = [c.weight for c in self.convs.values()] + [self.head.weight]
-        ids = {id(p) for p in decay}
-        rest = [p for p in self.parameters() if id(p) not in ids]
-        return [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": rest, "weight_decay": 0.0},
-        ]
-
 
 def _with_releases(steps: list[_Step]) -> tuple[_Step, ...]:
     """Attach to each step the outputs it reads for the last time."""

@@ -19,7 +19,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from evolab.taskqueue import send_step
+
 from .models import Chain, ChainState, Experiment, Status
+from .settling import needs_workers, settle
 
 log = logging.getLogger(__name__)
 QUEUE_GRACE_SECONDS = 10  # a message younger than this may still be on its way to Redis
@@ -27,8 +30,6 @@ QUEUE_GRACE_SECONDS = 10  # a message younger than this may still be on its way 
 
 def queue(experiment_id: int, slots: Iterable[int], countdown: float = 0) -> None:
     """(Re)start chains: a fresh token per slot, the task sent after commit."""
-    from workers.tasks import step
-
     now = timezone.now()
     with transaction.atomic():
         for slot in slots:
@@ -44,9 +45,7 @@ def queue(experiment_id: int, slots: Iterable[int], countdown: float = 0) -> Non
                 },
             )
             transaction.on_commit(
-                lambda slot=slot, token=token: step.apply_async(
-                    (experiment_id, slot, token), task_id=token, countdown=countdown or None
-                )
+                lambda slot=slot, token=token: send_step(experiment_id, slot, token, countdown)
             )
 
 
@@ -81,8 +80,6 @@ def reconcile(broker_has: Callable[[str], bool]) -> list[tuple[int, int]]:
     dead_before = now - timedelta(seconds=settings.EVOLAB_LEASE_SECONDS)
     lost_before = now - timedelta(seconds=QUEUE_GRACE_SECONDS)
     replaced = []
-    from .steps import needs_workers, settle
-
     for exp in Experiment.objects.filter(
         status__in=[Status.RUNNING, Status.PAUSING, Status.STOPPING]
     ):

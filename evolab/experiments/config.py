@@ -1,26 +1,25 @@
-"""An experiment's configuration: one validator shared by the form, the API and the workers.
+"""An experiment's configuration: one validator shared by the form and the API.
 
-The field names are the headless runner's flags (`python -m workers.evolve --population ...`),
-so a config moves between the web, the API and scripts unchanged.
+It checks a user's JSON into `evolab.evolution.config.EvolutionConfig`, the dataclass the
+headless runner parses its flags into too. Most field names are the runner's flags; three
+differ and the runner accepts both spellings: `steps_per_child` (`--steps`),
+`max_individuals` (`--individuals`) and `max_seconds` (`--time-budget`).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-SELECTIONS = ("tournament", "aging", "random")
+from evolab.evolution.config import IN_SHAPES, SELECTIONS, EvolutionConfig
+
+__all__ = ["IN_SHAPES", "SELECTIONS", "ConfigError", "ExperimentConfig", "validate_config"]
+
 BUILTIN_DATASETS = ("digits", "cifar10", "cifar100")
 _FOLDER_NAME = re.compile(r"^folder:[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-# Input shape (C, H, W) per dataset kind; image folders are resized to 32x32 RGB on load.
-IN_SHAPES = {
-    "digits": (1, 8, 8),
-    "cifar10": (3, 32, 32),
-    "cifar100": (3, 32, 32),
-    "folder": (3, 32, 32),
-}
+# The one config of a run is the engine's; this module only validates users' JSON into it.
+ExperimentConfig = EvolutionConfig
 
 
 class ConfigError(ValueError):
@@ -31,52 +30,17 @@ class ConfigError(ValueError):
         self.errors = errors
 
 
-@dataclass(frozen=True)
-class ExperimentConfig:
-    dataset: str = "digits"
-    population: int = 20
-    workers: int = 2
-    steps_per_child: int = 300
-    max_individuals: int = 200
-    selection: str = "tournament"
-    sample_size: int = 5  # aging only: S individuals sampled with replacement (paper 2019)
-    seed: int = 1
-    batch_size: int = 50  # PAPER.md §5
-    mutations_per_child: int = 1  # PAPER.md §3: exactly one; the escape knob raises it
-    max_seconds: int | None = None
-    max_flops: float | None = None
-    target_accuracy: float | None = None
-    plateau_individuals: int | None = None  # auto escape: boost mutations after N without gain
-    ensemble_k: int = 2
-
-    @property
-    def dataset_kind(self) -> str:
-        return self.dataset.split(":", 1)[0]
-
-    @property
-    def in_shape(self) -> tuple[int, int, int]:
-        return IN_SHAPES[self.dataset_kind]
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
-
 _INTS = {
     "population": 2,
     "workers": 1,
     "steps_per_child": 1,
     "max_individuals": 1,
-    "sample_size": 1,
     "seed": 0,
     "batch_size": 1,
     "mutations_per_child": 1,
     "ensemble_k": 1,
 }
-_OPTIONAL_INTS = {"max_seconds": 1, "plateau_individuals": 1}
+_OPTIONAL_INTS = {"max_seconds": 1, "plateau_individuals": 1, "sample_size": 1}
 
 
 def _as_int(value: Any) -> int | None:

@@ -1,4 +1,4 @@
-"""Websocket courier for one experiment: replay from the log, then relay live events.
+"""The live stream of one experiment to one websocket: replay from the log, then relay events.
 
 The browser connects to /ws/experiments/<id>/?after=<seq>; it gets every event after that
 seq in order, then live ones, never a duplicate or a gap (a gap triggers a replay from the
@@ -31,7 +31,7 @@ def events_after(experiment_id: int, seq: int) -> list[dict]:
 
 
 class _Batched:
-    """The courier sends several messages as one when several are waiting (courier.py)."""
+    """The event sender (sender.py) sends several messages as one when several are waiting."""
 
     async def evolab_batch(self, message: dict) -> None:
         for each in message["messages"]:

@@ -1,14 +1,15 @@
 """The one place that defines event payloads and appends them to an experiment's log.
 
 Events are written in the same transaction as the change they describe and broadcast to the
-experiment's channel group only after commit (the database is the truth; the websocket is a
-courier, STYLE.md §5). A client that missed some asks for everything after its last seq.
+experiment's channel group only after commit (the database is the truth; the websocket only
+carries it: sender.py sends, consumers.py relays to each browser). A client that missed
+some asks for everything after its last seq.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import connection, transaction
 
@@ -33,7 +34,105 @@ def group_name(experiment_id: int) -> str:
     return f"experiment-{experiment_id}"
 
 
-def individual_payload(ind: Individual) -> dict[str, Any]:
+WEIGHTS_TOTAL = "weights_bytes_total"  # a BIRTH's disk gauge after it (set by the commit)
+
+
+# --- One builder per event kind: every producer (Python and evolab_birth's arguments) builds
+# its payload here, and tests/unit/web/test_event_payloads.py checks that the keys the
+# frontend reads exist in these types.
+
+
+class IndividualData(TypedDict):
+    id: int
+    number: int
+    parent: int | None
+    mutation: str | None
+    mutation_description: str
+    state: str
+    val_accuracy: float | None
+    test_accuracy: float | None
+    flops: float
+    params: int
+    steps: int
+    born: float | None
+    trained: float | None
+    died: float | None
+    train_seconds: float | None
+    worker: str
+
+
+class BirthData(IndividualData):
+    weights_bytes_total: int
+
+
+class DeathData(TypedDict):
+    id: int
+    died: float
+
+
+class StartedData(TypedDict):
+    id: int
+    number: int
+    worker: str
+    parent: int | None
+    mutation: str | None
+    attempt: int
+    takeover: bool
+
+
+class TakeoverData(TypedDict):
+    id: int
+    worker: str
+    attempt: int
+    takeover: bool
+
+
+class FailedData(TypedDict):
+    id: int
+    reason: str
+
+
+class Best(TypedDict):
+    id: int | None
+    val_accuracy: float | None
+
+
+class StatusData(TypedDict, total=False):
+    id: int
+    status: str
+    failure_reason: str
+    individuals_trained: int
+    best: Best
+    total_flops: float
+    weights_bytes: int
+    workers: int | None
+    test_accuracy: float | None
+    ensemble_test_accuracy: float | None
+    reason: str  # why a run came to rest (the budget spent); settling only
+    escape: str  # what an escape knob did; the knobs only
+
+
+class ResultData(TypedDict):
+    best: int
+    test_accuracy: float
+    ensemble_test_accuracy: float
+    ensemble: list[int]
+
+
+class ProgressData(TypedDict):
+    id: int
+    step: int
+    loss: float | None
+    steps: int
+
+
+PAYLOADS: dict[str, type] = {
+    BIRTH: BirthData, DEATH: DeathData, STARTED: StartedData, FAILED: FailedData,
+    STATUS: StatusData, RESULT: ResultData, PROGRESS: ProgressData,
+}  # fmt: skip
+
+
+def individual_payload(ind: Individual) -> IndividualData:
     """What the chart, the lists and the API call an individual (same names everywhere)."""
     return {
         "id": ind.pk,
@@ -55,7 +154,37 @@ def individual_payload(ind: Individual) -> dict[str, Any]:
     }
 
 
-def experiment_payload(exp: Experiment) -> dict[str, Any]:
+def birth(payload: IndividualData, weights_bytes_total: int) -> BirthData:
+    return {**payload, WEIGHTS_TOTAL: weights_bytes_total}  # type: ignore[typeddict-item]
+
+
+def death(pk: int, died: float) -> DeathData:
+    return {"id": pk, "died": died}
+
+
+def started_rest(
+    worker: str, parent: int | None, mutation: str | None, attempt: int = 1
+) -> dict[str, Any]:
+    """A STARTED payload less its id and number (evolab_birth adds those on the server)."""
+    return {"worker": worker, "parent": parent, "mutation": mutation, "attempt": attempt,
+            "takeover": False}  # fmt: skip
+
+
+def started(
+    pk: int, number: int, worker: str, parent: int | None, mutation: str | None, attempt: int = 1
+) -> StartedData:
+    return {"id": pk, "number": number, **started_rest(worker, parent, mutation, attempt)}  # type: ignore[typeddict-item]
+
+
+def takeover(pk: int, worker: str, attempt: int) -> TakeoverData:
+    return {"id": pk, "worker": worker, "attempt": attempt, "takeover": True}
+
+
+def failed(pk: int, reason: str) -> FailedData:
+    return {"id": pk, "reason": reason}
+
+
+def experiment_payload(exp: Experiment) -> StatusData:
     return {
         "id": exp.pk,
         "status": exp.status,
@@ -68,6 +197,24 @@ def experiment_payload(exp: Experiment) -> dict[str, Any]:
         "test_accuracy": exp.test_accuracy,
         "ensemble_test_accuracy": exp.ensemble_test_accuracy,
     }
+
+
+def status(exp: Experiment, reason: str | None = None, escape: str | None = None) -> StatusData:
+    data = experiment_payload(exp)
+    if reason is not None:
+        data["reason"] = reason
+    if escape is not None:
+        data["escape"] = escape
+    return data
+
+
+def result(best: int, test_accuracy: float, ensemble_accuracy: float, ensemble: list[int]):
+    return ResultData(best=best, test_accuracy=test_accuracy,
+                      ensemble_test_accuracy=ensemble_accuracy, ensemble=ensemble)  # fmt: skip
+
+
+def progress_data(pk: int, step: int, loss: float | None, steps: int) -> ProgressData:
+    return {"id": pk, "step": step, "loss": loss, "steps": steps}
 
 
 class Outbox:
@@ -133,14 +280,14 @@ def append(experiment_id: int, seq: int, kind: str, data: dict[str, Any]) -> Eve
 
 def broadcast(experiment_id: int, *messages: dict[str, Any]) -> None:
     """Best effort, in order: a lost message is recovered by the client's replay."""
-    from .courier import courier
+    from .sender import sender
 
     for message in messages:
-        courier.send(group_name(experiment_id), {"type": "evolab.event", "event": message})
+        sender.send(group_name(experiment_id), {"type": "evolab.event", "event": message})
 
 
 def progress(experiment_id: int, data: dict[str, Any]) -> None:
     """Broadcast a child's progress live (no seq: a client that misses one loses nothing)."""
-    from .courier import courier
+    from .sender import sender
 
-    courier.send(group_name(experiment_id), {"type": "evolab.progress", "data": data})
+    sender.send(group_name(experiment_id), {"type": "evolab.progress", "data": data})

@@ -23,10 +23,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from evolab.evolution.dna import DNA, DNAError
+from evolab.evolution.step import child_limits
 
 from . import events
 from .models import Experiment, Individual, State, Status
-from .steps import child_limits
 
 MAX_DNA_BYTES = 1_000_000
 MAX_HEADER_BYTES = 1_000_000
@@ -109,7 +109,11 @@ def parse_dna(data: bytes, exp: Experiment) -> DNA:
         raise ImportError_("dna", f"{refused} is refused: upload a DNA as JSON")
     cfg = exp.cfg
     try:
-        return DNA.from_json_text(data, limits=child_limits(cfg), in_shape=cfg.in_shape)
+        return DNA.from_json_text(
+            data,
+            limits=child_limits(cfg, settings.EVOLAB_MAX_CHILD_MEMORY_MB),
+            in_shape=cfg.in_shape,
+        )
     except DNAError as exc:
         raise ImportError_("dna", f"invalid DNA: {exc}") from None
 
@@ -164,17 +168,5 @@ def import_seed(exp_id: int, dna_bytes: bytes, weights: bytes | None, user) -> I
         )
         exp.individuals_created += 1
         exp.save(update_fields=["individuals_created"])
-        events.emit(
-            exp.pk,
-            events.STARTED,
-            {
-                "id": ind.pk,
-                "number": ind.number,
-                "worker": "",
-                "parent": None,
-                "mutation": None,
-                "attempt": 0,
-                "takeover": False,
-            },
-        )
+        events.emit(exp.pk, events.STARTED, events.started(ind.pk, ind.number, "", None, None, 0))
     return ind

@@ -13,10 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from evolab.accounts.models import Team
+from evolab.evolution.step import ESCAPE_MUTATIONS
 
 from . import chains, events
 from .config import ConfigError, ExperimentConfig, validate_config
 from .models import TRANSITIONS, Experiment, Individual, Status, TransitionError
+from .settling import settle
 
 
 def create_experiment(
@@ -41,7 +43,7 @@ def create_experiment(
 
 def check_dataset(name: str) -> None:
     """A run on files that are not there would fail in every worker: refuse it up front."""
-    from workers.datasets import DatasetError, check_available
+    from evolab.datasets import DatasetError, check_available  # noqa: PLC0415
 
     try:
         check_available(name, settings.EVOLAB_DATA_DIR)
@@ -62,13 +64,11 @@ def control(experiment_id: int, action: str) -> Experiment:
         if target in (Status.STOPPED,):
             exp.ended = timezone.now()
         exp.save(update_fields=["status", "started", "ended"])
-        events.emit(exp.pk, events.STATUS, events.experiment_payload(exp))
+        events.emit(exp.pk, events.STATUS, events.status(exp))
         if target == Status.RUNNING:
             workers = exp.cfg.workers
             chains.queue(experiment_id, range(workers))
     if target in (Status.PAUSING, Status.STOPPING):
-        from .steps import settle  # nothing in training: settle now, not at the next step
-
         settle(experiment_id)
     exp.refresh_from_db()
     return exp
@@ -95,7 +95,7 @@ def set_workers(experiment_id: int, workers: int) -> Experiment:
         before = exp.cfg.workers
         exp.config = {**exp.config, "workers": clean}
         exp.save(update_fields=["config"])
-        events.emit(exp.pk, events.STATUS, events.experiment_payload(exp))
+        events.emit(exp.pk, events.STATUS, events.status(exp))
         if exp.status == Status.RUNNING and clean > before:
             chains.queue(experiment_id, range(before, clean))
         chains.trim(experiment_id, clean)  # fewer: those chains end at their next step
@@ -111,11 +111,8 @@ def boost_mutations(experiment_id: int, children: int) -> Experiment:
         exp = Experiment.objects.select_for_update().get(pk=experiment_id)
         exp.boost_remaining = children
         exp.save(update_fields=["boost_remaining"])
-        events.emit(
-            exp.pk,
-            events.STATUS,
-            {**events.experiment_payload(exp), "escape": f"5 mutations for {children} children"},
-        )
+        escape = f"{ESCAPE_MUTATIONS} mutations for {children} children"
+        events.emit(exp.pk, events.STATUS, events.status(exp, escape=escape))
     return exp
 
 
@@ -133,14 +130,9 @@ def reset_all_weights(experiment_id: int) -> int:
             .alive()
             .update(weights_reset=True)
         )
-        events.emit(
-            experiment_id,
-            events.STATUS,
-            {
-                **events.experiment_payload(Experiment.objects.get(pk=experiment_id)),
-                "escape": f"weights of {count} living individuals reset",
-            },
-        )
+        escape = f"weights of {count} living individuals reset"
+        exp = Experiment.objects.get(pk=experiment_id)
+        events.emit(experiment_id, events.STATUS, events.status(exp, escape=escape))
     return count
 
 

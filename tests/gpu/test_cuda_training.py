@@ -8,17 +8,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from evolab.datasets import load_dataset
 from evolab.evolution.dna import DNA
 from evolab.evolution.mutations import apply_mutation
 from evolab.evolution.network import build_network
-from workers.datasets import load_dataset
-from workers.training import (
-    GRAPH_WARMUP_STEPS,
-    evaluate,
-    pick_device,
-    train_child,
-    train_individual,
-)
+from workers.trainer import ChildTask, train_one
+from workers.training import GRAPH_WARMUP_STEPS, evaluate, pick_device, train_child
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -52,9 +47,12 @@ def _trained(dna, data, steps, **flags):
 
 def test_auto_picks_the_gpu_and_trains_there(digits):
     assert pick_device("auto").type == "cuda"
-    result = train_individual(_convs(3, 4.0), None, digits, steps=200, seed=0)
-    assert not result.stats.diverged and result.val_accuracy > 0.5
-    assert all(t.device.type == "cpu" for t in result.state_dict.values())  # weights go home
+    from safetensors.torch import load
+
+    task = ChildTask(_convs(3, 4.0).to_json(), 200, 50, 0)
+    child = train_one(task, None, digits.without_test(), torch.device("cuda"))
+    assert not child.diverged and child.val_accuracy > 0.5
+    assert all(t.device.type == "cpu" for t in load(child.weights).values())  # weights go home
 
 
 def test_a_captured_step_trains_as_the_eager_one_does(digits):

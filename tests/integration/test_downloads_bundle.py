@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from workers.datasets import load_dataset
+from evolab.datasets import load_dataset
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""The websocket courier: authenticated, authorised, ordered, replayable."""
+"""The live websocket stream: authenticated, authorised, ordered, replayable."""
 
 import asyncio
 import json

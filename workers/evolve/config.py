@@ -1,4 +1,9 @@
-"""Command-line flags of the headless runner, as one validated RunConfig."""
+"""Command-line flags of the headless runner, as one validated RunConfig.
+
+`RunConfig.evolution` is the engine's config (evolab.evolution.config.EvolutionConfig), the
+same dataclass the web app validates a run's JSON into; the rest (data folder, device,
+output, progress bar) is the runner's own.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,11 @@ import argparse
 import os
 from dataclasses import dataclass
 
+from evolab.datasets import DATASETS
+from evolab.environment import TrainingOptions, env_path, training_options
+from evolab.evolution.config import EvolutionConfig, auto_sample_size
 from evolab.evolution.selection import SCHEMES
-from workers.datasets import DATASETS
 from workers.training import BATCH_SIZE
-
-DEFAULT_SAMPLE_SIZE = 25  # aging S (PAPER.md §1, paper 2019: S=25 of P=100)
 
 
 @dataclass
@@ -35,10 +40,37 @@ class RunConfig:
 
     @property
     def aging_sample_size(self) -> int:
-        """S for aging: 25 as in the paper, or P/4 when the population is small."""
-        if self.sample_size is not None:
-            return self.sample_size
-        return max(2, min(DEFAULT_SAMPLE_SIZE, self.population // 4))
+        """S for aging: the config's, or P/4 (at most 25, as in the 2019 paper)."""
+        return (
+            self.sample_size if self.sample_size is not None else auto_sample_size(self.population)
+        )
+
+    @property
+    def evolution(self) -> EvolutionConfig:
+        """The engine's config of this run: what the web app would store for it."""
+        return EvolutionConfig(
+            dataset=self.dataset,
+            population=self.population,
+            workers=self.workers,
+            steps_per_child=self.steps,
+            max_individuals=self.individuals,  # type: ignore[arg-type]  (None: no limit)
+            selection=self.selection,
+            sample_size=self.sample_size,
+            seed=self.seed,
+            batch_size=self.batch_size,
+            mutations_per_child=self.mutations_per_child,
+            max_seconds=self.time_budget,  # type: ignore[arg-type]
+            target_accuracy=self.target_accuracy,
+            ensemble_k=self.ensemble_k,
+        )
+
+    @property
+    def training(self) -> TrainingOptions:
+        """EVOLAB_CPU_BF16, EVOLAB_CUDA_GRAPHS, EVOLAB_MAX_CHILD_MEMORY_MB as the web workers
+        read them, with --device for EVOLAB_DEVICE."""
+        options = training_options()
+        return TrainingOptions(self.device, options.cpu_bf16, options.cuda_graphs,
+                               options.max_child_memory_mb)  # fmt: skip
 
 
 def cpu_cores() -> int:
@@ -54,19 +86,28 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         description="Evolve image classifiers (Real et al. 2017) without the web app.",
     )
     p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)}")
-    p.add_argument("--data-dir", default=os.environ.get("EVOLAB_DATA_DIR", "var/data"))
+    p.add_argument("--data-dir", default=None, help="default: EVOLAB_DATA_DIR, else var/data")
     p.add_argument("--population", type=int, default=20, help="set-point P")
     p.add_argument(
         "--individuals",
+        "--max-individuals",
         type=int,
         default=200,
         help="budget: children trained, incl. the initial P (0: no limit)",
     )
-    p.add_argument("--time-budget", type=float, default=None, help="budget: seconds of wall time")
+    p.add_argument(
+        "--time-budget",
+        "--max-seconds",
+        type=float,
+        default=None,
+        help="budget: seconds of wall time",
+    )
     p.add_argument(
         "--target-accuracy", type=float, default=None, help="stop at this validation accuracy (0-1)"
     )
-    p.add_argument("--steps", type=int, default=300, help="SGD steps per child")
+    p.add_argument(
+        "--steps", "--steps-per-child", type=int, default=300, help="SGD steps per child"
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--selection", choices=sorted(SCHEMES), default="tournament")
     p.add_argument("--sample-size", type=int, default=None, help="aging S (default min(25, P/4))")
@@ -79,6 +120,12 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     p.add_argument("--quiet", action="store_true", help="no progress bar")  # fmt: skip
     args = p.parse_args(argv)
     config = RunConfig(**{k: v for k, v in vars(args).items()})
+    try:
+        if config.data_dir is None:  # read at start-up, strictly, like the web's settings
+            config.data_dir = env_path("EVOLAB_DATA_DIR") or "var/data"
+        config.training  # noqa: B018  (a bad EVOLAB_* switch stops here, with its name)
+    except ValueError as exc:
+        p.error(str(exc))
     if config.individuals == 0:
         config.individuals = None
     problem = _config_problem(config)

@@ -1,7 +1,8 @@
-"""Asynchronous worker processes (PAPER.md §1: asynchronous workers, §8: not sequential).
+"""Asynchronous worker processes (docs/ALGORITHM.md §1: asynchronous workers, §8).
 
 Each spawned worker loads the dataset once (without its test split), then trains the
-children the main process hands it; weights travel as safetensors bytes, not pickles.
+children the main process hands it with the one trainer (`workers.trainer.train_one`, as
+the Celery task does); weights travel as safetensors bytes, not pickles.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from dataclasses import dataclass
 
 import torch
 from safetensors.torch import load as load_weights
-from safetensors.torch import save as save_weights
 
+from evolab.datasets import Dataset, load_dataset
+from evolab.environment import TrainingOptions
 from evolab.evolution.dna import DNA
-from workers.datasets import Dataset, load_dataset
-from workers.training import pick_device, train_individual
+from evolab.evolution.step import TrainedChild
+from workers.trainer import ChildTask, train_one
+from workers.training import pick_device
 
 RESULT_POLL_S = 1.0
 
@@ -29,23 +32,15 @@ class Task:
     """What a worker needs to train one child; weights travel as safetensors bytes."""
 
     ticket: int
-    dna: dict
+    child: ChildTask
     parent_weights: bytes | None
-    steps: int
-    seed: int
 
 
 @dataclass
 class Outcome:
     ticket: int
-    weights: bytes
-    val_accuracy: float
-    diverged: bool
-    final_loss: float
-    train_s: float
-    trained_s: float
-    flops: int
-    params: int
+    child: TrainedChild
+    trained_s: float  # wall time in the worker, loading the parent's weights included
     pid: int
 
 
@@ -60,56 +55,44 @@ class WorkerSetup:
     dataset: str
     data_dir: str | None
     seed: int
-    device: str
     threads: int
-    batch_size: int
+    options: TrainingOptions
 
 
 def worker_main(setup: WorkerSetup, tasks: mp.Queue, results: mp.Queue) -> None:
     """One asynchronous worker: load the data once, then train children until told to stop."""
     torch.set_num_threads(setup.threads)
     torch.set_flush_denormal(True)  # denormals make tiny CPU convs crawl
-    device = pick_device(setup.device)
+    device = pick_device(setup.options.device)
     try:
-        # Workers never see the test split: fitness is validation only (PAPER.md §5, §8).
+        # Workers never see the test split: fitness is validation only (§5, §8).
         data = load_dataset(setup.dataset, setup.data_dir, setup.seed).without_test()
         data = data.to(device)
-        _warm_up(data, device)
+        _warm_up(data, device, setup.options)
     except Exception:
         results.put(WorkerFailure(-1, traceback.format_exc()))
         return
     while (task := tasks.get()) is not None:
         try:
-            results.put(_train_task(task, data, device, setup.batch_size))
+            results.put(_train_task(task, data, device, setup.options))
         except Exception:  # report, let the main process decide; never hang it
             results.put(WorkerFailure(task.ticket, traceback.format_exc()))
 
 
-def _warm_up(data: Dataset, device: torch.device) -> None:
+def _warm_up(data: Dataset, device: torch.device, options: TrainingOptions) -> None:
     """Pay the one-off costs (lazy imports, allocator) before the first child, so that
     its trained_s is comparable with the others'."""
-    train_individual(DNA.initial(), None, data, steps=2, seed=0, device=device)
+    train_one(ChildTask(DNA.initial().to_json(), 2, 2, 0), None, data, device, None, options)
 
 
-def _train_task(task: Task, data: Dataset, device: torch.device, batch_size: int) -> Outcome:
+def _train_task(
+    task: Task, data: Dataset, device: torch.device, options: TrainingOptions
+) -> Outcome:
     started = time.monotonic()
     parent_state = load_weights(task.parent_weights) if task.parent_weights else None
-    result = train_individual(
-        DNA.from_json(task.dna), parent_state, data, task.steps, task.seed, device,
-        batch_size=batch_size,
-    )  # fmt: skip
-    return Outcome(
-        ticket=task.ticket,
-        weights=save_weights(result.state_dict),
-        val_accuracy=result.val_accuracy,
-        diverged=result.stats.diverged,
-        final_loss=result.stats.final_loss,
-        train_s=result.stats.seconds,
-        trained_s=time.monotonic() - started,
-        flops=result.flops,
-        params=result.params,
-        pid=os.getpid(),
-    )
+    child = train_one(task.child, parent_state, data, device, None, options)
+    assert child is not None  # no Progress here: nothing stops it
+    return Outcome(task.ticket, child, time.monotonic() - started, os.getpid())
 
 
 class WorkerPool:

@@ -79,20 +79,6 @@ def test_training_mode_updates_batch_norm_statistics(sample_dna):
     assert net.convs["e5"].weight.grad is not None
 
 
-def test_weight_decay_applies_to_conv_and_linear_weights_only(sample_dna):
-    net = build_network(sample_dna, (3, 8, 8), 10)
-    decay, rest = net.weight_decay_groups(1e-4)
-    assert decay["weight_decay"] == 1e-4 and rest["weight_decay"] == 0.0
-    names = {id(p): n for n, p in net.named_parameters()}
-    assert sorted(names[id(p)] for p in decay["params"]) == [
-        "convs.e5.weight",
-        "convs.e6.weight",
-        "convs.e8.weight",
-        "head.weight",
-    ]
-    assert len(decay["params"]) + len(rest["params"]) == len(names)
-
-
 def test_building_refuses_bad_arguments(sample_json):
     dna = DNA.from_json(sample_json)
     with pytest.raises(ValueError):

@@ -8,7 +8,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from evolab.experiments import services, steps
+from evolab.evolution.step import TrainedChild
+from evolab.experiments import claims, commits, events, reads, services
+from evolab.experiments.children import Claim, Stale
 from evolab.experiments.models import Event, Experiment, Individual, State, Status
 
 P = 4
@@ -23,13 +25,13 @@ def full(team, member, settings, tmp_path):
     )
     Experiment.objects.filter(pk=exp.pk).update(status=Status.RUNNING)
     for n in range(P):
-        claim = steps.claim(exp.pk, "filler")
-        assert steps.commit(claim, trained(0.1 * (n + 1)))
+        claim = claims.claim(exp.pk, "filler")
+        assert commits.commit(claim, trained(0.1 * (n + 1)))
     return exp
 
 
 def trained(acc=0.5):
-    return steps.TrainedChild(
+    return TrainedChild(
         val_accuracy=acc, flops=1.0, params=1, steps=1, train_seconds=0.1, weights=b"weights"
     )
 
@@ -50,9 +52,9 @@ def members(exp):
 
 
 def test_a_steady_state_step_is_drafted_and_applied_with_gap_free_events(full):
-    draft = steps._draft(full.pk, "w", 0)
+    draft = claims.draft_step(full.pk, "w", 0)
     assert draft is not None and draft.parent_id != draft.victim
-    claim = steps._apply(draft, "w")
+    claim = claims.apply_draft(draft, "w")
     child = Individual.objects.get(pk=claim.individual_id)
     assert (child.number, child.parent_id, child.state) == (P, draft.parent_id, State.TRAINING)
     assert child.dna == draft.dna and child.mutation and child.worker == "w"
@@ -71,14 +73,14 @@ def test_a_steady_state_step_is_drafted_and_applied_with_gap_free_events(full):
     assert seqs == list(range(1, len(seqs) + 1))
     full.refresh_from_db()
     assert (full.individuals_created, full.last_seq) == (P + 1, len(seqs))
-    assert steps.commit(claim, trained(0.9))  # and it commits like any other child
+    assert commits.commit(claim, trained(0.9))  # and it commits like any other child
     full.refresh_from_db()
     assert full.best_id == child.pk and full.last_seq == len(seqs) + 1
 
 
 @pytest.mark.parametrize("change", ["victim died", "parent died", "paused", "budget spent"])
 def test_a_draft_that_no_longer_holds_changes_nothing(full, change):
-    draft = steps._draft(full.pk, "w", 0)
+    draft = claims.draft_step(full.pk, "w", 0)
     if change == "victim died":
         Individual.objects.filter(pk=draft.victim).update(state=State.DEAD)
     elif change == "parent died":
@@ -88,31 +90,31 @@ def test_a_draft_that_no_longer_holds_changes_nothing(full, change):
     else:
         Experiment.objects.filter(pk=full.pk).update(individuals_created=40)
     before = snapshot(full)
-    with pytest.raises(steps._Stale):
-        steps._apply(draft, "w")
+    with pytest.raises(Stale):
+        claims.apply_draft(draft, "w")
     assert snapshot(full) == before
     assert connection.vendor == "sqlite" or not connection.needs_rollback
 
 
 def test_a_claim_whose_drafts_keep_going_stale_takes_the_locked_path(full, monkeypatch):
     def stale(draft, worker):
-        raise steps._Stale
+        raise Stale
 
-    monkeypatch.setattr(steps, "_apply", stale)
-    claim = steps.claim(full.pk, "w")
-    assert isinstance(claim, steps.Claim)
+    monkeypatch.setattr(claims, "apply_draft", stale)
+    claim = claims.claim(full.pk, "w")
+    assert isinstance(claim, Claim)
     assert Individual.objects.get(pk=claim.individual_id).number == P
     assert members(full) == P
 
 
 def test_an_orphan_or_a_short_population_is_left_to_the_locked_path(full):
-    orphan = steps.claim(full.pk, "lost")
+    orphan = claims.claim(full.pk, "lost")
     Individual.objects.filter(pk=orphan.individual_id).update(lease_expires="2000-01-01T00:00Z")
-    assert steps._draft(full.pk, "w", 0) is None  # the claim takes the orphan over instead
-    assert steps.claim(full.pk, "w").individual_id == orphan.individual_id
+    assert claims.draft_step(full.pk, "w", 0) is None  # the claim takes the orphan over instead
+    assert claims.claim(full.pk, "w").individual_id == orphan.individual_id
     Individual.objects.filter(pk=orphan.individual_id).update(state=State.FAILED)
-    assert steps._draft(full.pk, "w", 0) is None  # P - 1 members: the next step must refill
-    refill = steps.claim(full.pk, "w")
+    assert claims.draft_step(full.pk, "w", 0) is None  # P - 1 members: the next step must refill
+    refill = claims.claim(full.pk, "w")
     assert members(full) == P and Individual.objects.get(pk=refill.individual_id).parent_id
 
 
@@ -122,11 +124,11 @@ def test_what_is_broadcast_is_what_the_log_holds(
     """The live messages of a drafted claim and its commit equal the logged events (on
     PostgreSQL those are written by evolab_birth and the one-statement commit)."""
     sent = []
-    monkeypatch.setattr(steps.events, "broadcast", lambda exp_id, *msgs: sent.extend(msgs))
+    monkeypatch.setattr(events, "broadcast", lambda exp_id, *msgs: sent.extend(msgs))
     start = Experiment.objects.get(pk=full.pk).last_seq
     with django_capture_on_commit_callbacks(execute=True):  # delivery is after commit
-        claim = steps.claim(full.pk, "w")
-        assert steps.commit(claim, trained(0.8))
+        claim = claims.claim(full.pk, "w")
+        assert commits.commit(claim, trained(0.8))
     logged = [e.to_message() for e in Event.objects.filter(experiment=full, seq__gt=start)]
     assert [m["kind"] for m in logged] == ["death", "started", "birth"]
     assert sent == logged
@@ -144,8 +146,9 @@ def test_the_population_read_gives_each_alive_member_with_its_exact_accuracy(ful
     accuracy = {ind.pk: acc for ind, acc in zip(alive, exact, strict=True)}
     for pk, acc in accuracy.items():
         Individual.objects.filter(pk=pk).update(val_accuracy=acc)
-    claim = steps._claim_locked(full.pk, "w")  # one child in training, one member killed
-    read, n_training, orphaned = steps._population(Experiment.objects.get(pk=full.pk))
+    claim = claims.claim_locked(full.pk, "w")  # one child in training, one member killed
+    view, orphaned = reads.population_view(Experiment.objects.get(pk=full.pk))
+    read, n_training = view.alive, view.training
     stored = dict(
         Individual.objects.filter(experiment=full, state=State.ALIVE).values_list("pk", "number")
     )
@@ -154,4 +157,4 @@ def test_the_population_read_gives_each_alive_member_with_its_exact_accuracy(ful
     ]
     assert (len(read), n_training, orphaned) == (P - 1, 1, False)
     Individual.objects.filter(pk=claim.individual_id).update(lease_expires=timezone.now())
-    assert steps._population(Experiment.objects.get(pk=full.pk))[2] is True
+    assert reads.population_view(Experiment.objects.get(pk=full.pk))[1] is True

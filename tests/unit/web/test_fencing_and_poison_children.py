@@ -7,7 +7,8 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from evolab.experiments import services, steps
+from evolab.evolution.step import TrainedChild
+from evolab.experiments import claims, commits, leases, retention, services
 from evolab.experiments.models import Experiment, Individual, State, Status
 
 
@@ -22,7 +23,7 @@ def running(team, member, settings, tmp_path):
 
 
 def trained(acc=0.5):
-    return steps.TrainedChild(
+    return TrainedChild(
         val_accuracy=acc, flops=1.0, params=1, steps=1, train_seconds=0.1, weights=b"weights"
     )
 
@@ -34,13 +35,13 @@ def expire(individual_id):
 
 
 def test_a_worker_paused_past_its_lease_cannot_commit_and_the_new_holder_can(running):
-    first = steps.claim(running.pk, "sleepy")
+    first = claims.claim(running.pk, "sleepy")
     expire(first.individual_id)
-    second = steps.claim(running.pk, "fresh")
+    second = claims.claim(running.pk, "fresh")
     assert second.individual_id == first.individual_id and second.token != first.token
-    assert steps.heartbeat(first, 10, 1.0) is False  # the old holder learns it lost the lease
-    assert steps.commit(first, trained(0.9)) is False
-    assert steps.commit(second, trained(0.4)) is True
+    assert leases.heartbeat(first, 10, 1.0) is False  # the old holder learns it lost the lease
+    assert commits.commit(first, trained(0.9)) is False
+    assert commits.commit(second, trained(0.4)) is True
     ind = Individual.objects.get(pk=first.individual_id)
     assert ind.state == State.ALIVE and ind.val_accuracy == 0.4
     assert ind.weights and default_storage.exists(ind.weights)
@@ -49,21 +50,21 @@ def test_a_worker_paused_past_its_lease_cannot_commit_and_the_new_holder_can(run
 
 
 def test_a_duplicate_commit_of_the_same_lease_commits_once(running):
-    claim = steps.claim(running.pk, "w")
-    assert steps.commit(claim, trained()) is True
-    assert steps.commit(claim, trained()) is False
+    claim = claims.claim(running.pk, "w")
+    assert commits.commit(claim, trained()) is True
+    assert commits.commit(claim, trained()) is False
     running.refresh_from_db()
     assert running.individuals_trained == 1
 
 
 def test_a_poison_child_is_failed_after_three_lost_workers_and_the_run_goes_on(running):
-    claim = steps.claim(running.pk, "w0")
+    claim = claims.claim(running.pk, "w0")
     for attempt in (2, 3):
         expire(claim.individual_id)
-        claim = steps.claim(running.pk, f"w{attempt}")
+        claim = claims.claim(running.pk, f"w{attempt}")
         assert claim.attempt == attempt
     expire(claim.individual_id)
-    nxt = steps.claim(running.pk, "w4")
+    nxt = claims.claim(running.pk, "w4")
     poison = Individual.objects.get(pk=claim.individual_id)
     assert poison.state == State.FAILED and "lost 3 times" in poison.failure_reason
     assert nxt.individual_id != poison.pk  # the run moved on to new work
@@ -71,30 +72,30 @@ def test_a_poison_child_is_failed_after_three_lost_workers_and_the_run_goes_on(r
 
 def test_a_paused_run_claims_nothing(running):
     Experiment.objects.filter(pk=running.pk).update(status=Status.PAUSED)
-    assert steps.claim(running.pk, "w") == steps.DONE
+    assert claims.claim(running.pk, "w") == claims.DONE
     assert not Individual.objects.filter(experiment=running).exists()
 
 
 def test_a_file_left_by_a_worker_that_died_before_its_commit_is_swept(running):
-    claim = steps.claim(running.pk, "w")
-    steps.commit(claim, trained())
+    claim = claims.claim(running.pk, "w")
+    commits.commit(claim, trained())
     kept = Individual.objects.get(pk=claim.individual_id).weights
     default_storage.save(
         f"experiments/{running.pk}/7-deadbeef.safetensors", __import__("io").BytesIO(b"half")
     )
-    assert steps.sweep_orphan_weights(running.pk, grace_seconds=3600) == 0  # maybe in flight
-    assert steps.sweep_orphan_weights(running.pk) == 1
+    assert retention.sweep_orphan_weights(running.pk, grace_seconds=3600) == 0  # maybe in flight
+    assert retention.sweep_orphan_weights(running.pk) == 1
     assert default_storage.listdir(f"experiments/{running.pk}")[1] == [kept.rsplit("/", 1)[1]]
 
 
 def test_a_failure_between_storing_weights_and_the_commit_leaves_no_file(running, monkeypatch):
-    claim = steps.claim(running.pk, "w")
+    claim = claims.claim(running.pk, "w")
 
     def broken(*args):
         raise ConnectionError("database went away")
 
-    monkeypatch.setattr(steps, "_commit_row", broken)
+    monkeypatch.setattr(commits, "_commit_row", broken)
     with pytest.raises(ConnectionError):
-        steps.commit(claim, trained())
+        commits.commit(claim, trained())
     assert default_storage.listdir(f"experiments/{running.pk}")[1] == []
     assert Individual.objects.get(pk=claim.individual_id).state == State.TRAINING  # retrained

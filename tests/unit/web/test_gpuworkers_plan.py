@@ -1,6 +1,6 @@
 import os
 
-from workers.launch import worker_commands
+from evolab.worker_launch import worker_commands
 
 
 def test_one_pinned_process_per_gpu_and_several_when_asked():
@@ -44,7 +44,7 @@ def _plan(monkeypatch, tmp_path, *args, mps: bool) -> str:
 
 
 def test_eight_processes_per_gpu_under_mps_and_one_without_as_measured(monkeypatch, tmp_path):
-    from workers.launch import PER_GPU_WITH_MPS, PER_GPU_WITHOUT_MPS
+    from evolab.worker_launch import PER_GPU_WITH_MPS, PER_GPU_WITHOUT_MPS
 
     with_mps = _plan(monkeypatch, tmp_path, mps=True)
     assert f"2 GPU(s), {PER_GPU_WITH_MPS} worker process(es) each, MPS on" in with_mps

@@ -5,16 +5,17 @@ import json
 
 import pytest
 
-from evolab.experiments import events, services, steps
+from evolab.experiments import claims, events, services
 from evolab.experiments.models import Experiment, Individual, Status
-from workers import child, tasks
+from evolab.experiments.store import DatabaseStore
+from workers import tasks
 
 
 @pytest.fixture
 def claimed(team, member):
     exp = services.create_experiment(team, member, "nan", {"population": 3, "max_individuals": 9})
     Experiment.objects.filter(pk=exp.pk).update(status=Status.RUNNING)
-    return steps.claim(exp.pk, "w")
+    return claims.claim(exp.pk, "w")
 
 
 @pytest.mark.parametrize("loss", [float("nan"), float("inf")])
@@ -23,11 +24,12 @@ def test_a_non_finite_loss_is_reported_as_no_loss(claimed, monkeypatch, loss):
     monkeypatch.setattr(events, "progress", lambda experiment_id, data: sent.append(data))
 
     def diverging(claim, storage, settings, progress):
-        progress(7, loss)  # training.py's last report of a diverged child
-        raise tasks.LeaseLost()  # stop here: only the report matters
+        assert progress.progress(7, loss)  # training.py's last report of a diverged child
+        return None  # stop here (as a lost lease would): only the report matters
 
-    monkeypatch.setattr(child, "train_claimed_child", diverging)
-    tasks._train_and_commit(claimed, lambda: None)
+    monkeypatch.setattr(tasks, "train_claimed_child", diverging)
+    store = DatabaseStore(claimed.experiment_id, "w")
+    tasks._train_and_commit(store, claimed, tasks._ChainProgress(store, claimed, 0, claimed.token))
     assert [d["loss"] for d in sent] == [None]
     json.dumps(sent, allow_nan=False)  # what the websocket sends must parse in a browser
     assert Individual.objects.get(pk=claimed.individual_id).progress_loss is None

@@ -90,18 +90,19 @@ def test_aging_and_random_search_runs_also_finish(eager, team, member):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_corrupted_dna_row_never_reaches_a_worker_and_the_run_goes_on(eager, team, member):
-    from evolab.experiments import steps
+    from evolab.evolution.step import TrainedChild
+    from evolab.experiments import claims, commits
     from evolab.experiments.models import Individual
 
     exp = services.create_experiment(team, member, "corrupt", {**CONFIG, "workers": 1})
     exp.status = Status.RUNNING
     exp.save()
     for _ in range(CONFIG["population"]):  # train the initial population by hand
-        claim = steps.claim(exp.pk, "test")
-        steps.commit(claim, steps.TrainedChild(0.5, 1.0, 1, 1, 0.1, b"x"))
+        claim = claims.claim(exp.pk, "test")
+        commits.commit(claim, TrainedChild(0.5, 1.0, 1, 1, 0.1, b"x"))
     Individual.objects.filter(experiment=exp).update(dna={"schema": 1, "edges": "rm -rf /"})
-    outcome = steps.claim(exp.pk, "test")
-    assert outcome == steps.WAIT
+    outcome = claims.claim(exp.pk, "test")
+    assert outcome == claims.WAIT
     failed = Individual.objects.get(experiment=exp, state=State.FAILED)
     assert "invalid DNA" in failed.failure_reason
     assert Individual.objects.filter(experiment=exp, state=State.TRAINING).count() == 0

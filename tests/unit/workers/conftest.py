@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _fresh_dataset_cache():
-    from workers.datasets import clear_cache
+    from evolab.datasets import clear_cache
 
     clear_cache()
     yield

@@ -15,7 +15,7 @@ from cifar_files import (
     write_tarball,
 )
 
-from workers.datasets import DatasetError, load_dataset
+from evolab.datasets import DatasetError, load_dataset
 
 N_TRAIN = 5 * CIFAR10_TRAIN_PER_BATCH
 N_VAL = N_TRAIN // 10  # 5,000 of 50,000 at full size

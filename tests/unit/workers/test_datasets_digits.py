@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from workers.datasets import VAL_FRACTION, load_dataset
+from evolab.datasets import VAL_FRACTION, load_dataset
 
 
 def test_it_has_the_expected_shapes_and_seeded_stratified_splits():
@@ -30,7 +30,7 @@ def test_the_mean_and_std_come_from_the_train_split():
 
 
 def test_splits_are_disjoint_and_depend_on_the_seed():
-    from workers.datasets import _small_set_splits
+    from evolab.datasets import _small_set_splits
 
     ids = np.arange(1000)
     labels = ids % 7

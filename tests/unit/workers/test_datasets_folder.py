@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from workers.datasets import DatasetError, load_dataset
+from evolab.datasets import DatasetError, load_dataset
 
 
 def _make_images(root, name="shapes", classes=("cats", "dogs", "owls"), per_class=10):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from evolab.datasets import load_dataset
 from workers import training
-from workers.datasets import load_dataset
 
 
 def _tiny_conv() -> nn.Module:
@@ -30,20 +30,18 @@ def _tiny_conv() -> nn.Module:
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 
 
-def test_the_step_is_captured_only_on_cuda_and_only_when_enough_steps_pay_for_it(monkeypatch):
-    monkeypatch.delenv("EVOLAB_CUDA_GRAPHS", raising=False)
+def test_the_step_is_captured_only_on_cuda_and_only_when_enough_steps_pay_for_it():
     least = training.GRAPH_MIN_STEPS
     assert not training.use_step_graph(CPU, 25_600)
     assert not training.use_step_graph(CUDA, least - 1)  # short children stay eager
     assert training.use_step_graph(CUDA, least)
     assert training.use_step_graph(CUDA, 25_600)  # the paper's children
-    monkeypatch.setenv("EVOLAB_CUDA_GRAPHS", "off")
-    assert not training.use_step_graph(CUDA, 25_600)
-    monkeypatch.setenv("EVOLAB_CUDA_GRAPHS", "on")
-    assert training.use_step_graph(CUDA, training.GRAPH_WARMUP_STEPS + 1)
+    # EVOLAB_CUDA_GRAPHS=off / on, as TrainingOptions.cuda_graphs carries it
+    assert not training.use_step_graph(CUDA, 25_600, forced=False)
+    assert training.use_step_graph(CUDA, training.GRAPH_WARMUP_STEPS + 1, forced=True)
     # Nothing is left to replay when the warm-up steps are all the steps there are.
-    assert not training.use_step_graph(CUDA, training.GRAPH_WARMUP_STEPS)
-    assert not training.use_step_graph(CPU, 25_600)
+    assert not training.use_step_graph(CUDA, training.GRAPH_WARMUP_STEPS, forced=True)
+    assert not training.use_step_graph(CPU, 25_600, forced=True)
 
 
 def _rerunning_capture(monkeypatch) -> list:

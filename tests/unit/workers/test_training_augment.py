@@ -51,7 +51,7 @@ def test_channels_move_together():
 def test_training_on_a_32x32_set_runs_the_augmented_path():
     from torch import nn
 
-    from workers.datasets import Dataset
+    from evolab.datasets import Dataset
     from workers.training import train_child
 
     def split(n):

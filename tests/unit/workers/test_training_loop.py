@@ -8,7 +8,8 @@ import random
 import torch
 from torch import nn
 
-from workers.datasets import load_dataset
+from evolab.datasets import load_dataset
+from evolab.environment import TrainingOptions
 from workers.training import TrainStats, evaluate, param_groups, pick_device, train_child
 
 
@@ -77,11 +78,32 @@ def test_progress_is_throttled_and_reports_the_end(monkeypatch):
     clock = iter(range(0, 10_000))
     monkeypatch.setattr(training.time, "monotonic", lambda: next(clock) * 0.01)
     calls = []
+
+    class Recorder:
+        def progress(self, step, loss):
+            calls.append(step)
+            return True
+
     data = load_dataset("digits", None, seed=0)
-    train_child(_tiny_conv(), data, 0.05, 100, seed=0, progress=lambda s, loss: calls.append(s))
+    stats = train_child(_tiny_conv(), data, 0.05, 100, seed=0, progress=Recorder())
     # 100 steps at 0.01-0.02 "seconds" each: a report every 0.5 s at most, plus the end.
     assert 1 < len(calls) <= 6
-    assert calls[-1] == 100
+    assert calls[-1] == 100 and not stats.stopped
+
+
+def test_a_progress_that_answers_stop_ends_training_without_an_exception(monkeypatch):
+    import workers.training as training
+
+    clock = iter(range(0, 10_000))
+    monkeypatch.setattr(training.time, "monotonic", lambda: next(clock) * 0.01)
+
+    class LeaseLost:
+        def progress(self, step, loss):
+            return False
+
+    data = load_dataset("digits", None, seed=0)
+    stats = train_child(_tiny_conv(), data, 0.05, 100, seed=0, progress=LeaseLost())
+    assert stats.stopped and stats.steps < 100
 
 
 def test_evaluation_leaves_batch_norm_statistics_and_the_mode_alone():
@@ -104,42 +126,38 @@ def test_cpu_bf16_is_chosen_only_where_it_measured_faster(monkeypatch):
     from workers import training
 
     cpu, big = torch.device("cpu"), training.CPU_BF16_MIN_FLOPS
-    monkeypatch.delenv("EVOLAB_CPU_BF16", raising=False)
     assert training.use_reduced_precision(torch.device("cuda"))  # always on a GPU
     assert not training.use_reduced_precision(cpu)  # no size known: fp32
     assert not training.use_reduced_precision(cpu, big - 1)  # small child: casts cost more
     assert training.use_reduced_precision(cpu, big) == training.cpu_has_native_bf16()
     monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: False)
     assert not training.use_reduced_precision(cpu, 10**12)  # emulated bf16 is slow
-    monkeypatch.setenv("EVOLAB_CPU_BF16", "on")
-    assert training.use_reduced_precision(cpu, 1)
-    monkeypatch.setenv("EVOLAB_CPU_BF16", "off")
+    assert training.use_reduced_precision(cpu, 1, forced=True)  # EVOLAB_CPU_BF16=on
     monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: True)
-    assert not training.use_reduced_precision(cpu, 10**12)
+    assert not training.use_reduced_precision(cpu, 10**12, forced=False)  # =off
 
 
-def test_a_bf16_child_on_cpu_learns_keeps_fp32_weights_and_is_validated_in_fp32(monkeypatch):
-    monkeypatch.setenv("EVOLAB_CPU_BF16", "on")
+def test_a_bf16_child_on_cpu_learns_keeps_fp32_weights_and_is_validated_in_fp32():
     data = load_dataset("digits", None, seed=0)
     model = _tiny_conv()
     before = _loss(model, data)
-    stats = train_child(model, data, learning_rate=0.05, steps=150, seed=1)
+    on = TrainingOptions(cpu_bf16=True)
+    stats = train_child(model, data, learning_rate=0.05, steps=150, seed=1, options=on)
     assert not stats.diverged and _loss(model, data) < before
     assert all(p.dtype == torch.float32 for p in model.parameters())
     assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert evaluate(model, data.val_x, data.val_y, data) > 0.5
 
 
-def test_a_bf16_child_s_weights_come_back_in_a_form_safetensors_saves(monkeypatch):
+def test_a_bf16_child_s_weights_come_back_in_a_form_safetensors_saves():
     """channels_last convs must not leak into the weights a worker ships (the headless
     runner's pool sends them as safetensors bytes, which refuse strided tensors)."""
-    from safetensors.torch import load, save
+    from safetensors.torch import load
 
     from evolab.evolution.dna import DNA
     from evolab.evolution.mutations import apply_mutation
-    from workers.training import train_individual
+    from workers.trainer import ChildTask, train_one
 
-    monkeypatch.setenv("EVOLAB_CPU_BF16", "on")
     rng, dna = random.Random(0), DNA.initial()
     while len(dna.conv_edges()) < 2:
         dna = apply_mutation(dna, "INSERT-CONVOLUTION", rng).dna
@@ -147,9 +165,9 @@ def test_a_bf16_child_s_weights_come_back_in_a_form_safetensors_saves(monkeypatc
     for edge in genes["edges"]:
         if edge["kind"] == "conv":
             edge["channel_factor"] = 4.0  # several channels in and out: layouts differ
-    dna = DNA.from_json(genes)
-    result = train_individual(dna, None, load_dataset("digits", None, seed=0), steps=5, seed=0)
-    assert any(t.ndim == 4 and t.shape[1] > 1 for t in result.state_dict.values())
-    assert all(t.is_contiguous() for t in result.state_dict.values())
-    back = load(save(result.state_dict))
-    assert all(torch.equal(back[k], v) for k, v in result.state_dict.items())
+    data = load_dataset("digits", None, seed=0).without_test()
+    on = TrainingOptions(cpu_bf16=True)
+    child = train_one(ChildTask(genes, 5, 50, 0), None, data, torch.device("cpu"), None, on)
+    state = load(child.weights)  # the trainer saved it: no strided tensor was refused
+    assert any(t.ndim == 4 and t.shape[1] > 1 for t in state.values())
+    assert all(t.is_contiguous() for t in state.values())

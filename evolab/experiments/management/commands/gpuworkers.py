@@ -17,7 +17,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from workers.launch import (
+from evolab.worker_launch import (
     default_per_gpu,
     mps_control,
     start_mps,
@@ -33,14 +33,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--per-gpu",
-            default=os.environ.get("EVOLAB_WORKERS_PER_GPU", "auto"),
+            default=settings.EVOLAB_WORKERS_PER_GPU,
             help="worker processes per GPU: a number, or auto (8 under MPS, else 1; "
             "env EVOLAB_WORKERS_PER_GPU)",
         )
         parser.add_argument(
             "--mps",
             choices=["auto", "on", "off"],
-            default=os.environ.get("EVOLAB_MPS", "auto"),
+            default=settings.EVOLAB_MPS,
             help="run the GPU's processes under MPS: auto = when the driver ships "
             "nvidia-cuda-mps-control (env EVOLAB_MPS)",
         )

@@ -24,7 +24,7 @@ BATCH = "evolab.batch"  # several messages in one: consumers dispatch each (cons
 MAX_BATCH = 100
 
 
-class Courier:
+class EventSender:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -53,7 +53,7 @@ class Courier:
                 self._pending, self._woken = deque(), False  # a parent's are its own to send
                 ready = threading.Event()
                 threading.Thread(
-                    target=self._serve, args=(ready,), daemon=True, name="evolab-courier"
+                    target=self._serve, args=(ready,), daemon=True, name="evolab-event-sender"
                 ).start()
                 ready.wait()
                 self._pid = os.getpid()
@@ -116,4 +116,4 @@ class Courier:
         done.set()
 
 
-courier = Courier()
+sender = EventSender()

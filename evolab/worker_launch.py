@@ -1,6 +1,7 @@
 """Which Celery worker processes a machine runs: one per visible GPU, or per CPU core.
 
-Shared by `manage.py gpuworkers` (deployments) and `make run` (evolab.launch).
+Shared by `manage.py gpuworkers` (deployments) and `make run` (evolab.launch); it imports
+no Django and no torch at import time, so both launchers can plan before anything loads.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Under load the courier sends what is already queued for a group as one message; the
+"""Under load the sender sends what is already queued for a group as one message; the
 websocket consumers unpack it, so a browser still gets every message, in order."""
 
 import threading
@@ -10,21 +10,21 @@ from channels.testing import WebsocketCommunicator
 
 from evolab.experiments import services
 from evolab.experiments.consumers import ExperimentConsumer
-from evolab.experiments.courier import BATCH, MAX_BATCH, Courier
 from evolab.experiments.events import group_name
 from evolab.experiments.models import Event
+from evolab.experiments.sender import BATCH, MAX_BATCH, EventSender
 
 
-def test_the_courier_batches_what_is_queued_per_group_keeping_each_groups_order():
-    courier = Courier()
-    courier._pending.extend([("a", {"n": 0}), ("a", {"n": 1}), ("b", {"n": 2}), ("a", {"n": 3})])
-    assert courier._batches() == {
+def test_the_sender_batches_what_is_queued_per_group_keeping_each_groups_order():
+    sender = EventSender()
+    sender._pending.extend([("a", {"n": 0}), ("a", {"n": 1}), ("b", {"n": 2}), ("a", {"n": 3})])
+    assert sender._batches() == {
         "a": [{"n": 0}, {"n": 1}, {"n": 3}],
         "b": [{"n": 2}],
     }
-    courier._pending.extend(("a", {"n": n}) for n in range(MAX_BATCH + 6))
-    assert len(courier._batches()["a"]) == MAX_BATCH  # the rest go in the next one
-    assert len(courier._pending) == 6
+    sender._pending.extend(("a", {"n": n}) for n in range(MAX_BATCH + 6))
+    assert len(sender._batches()["a"]) == MAX_BATCH  # the rest go in the next one
+    assert len(sender._pending) == 6
 
 
 def test_a_burst_of_sends_wakes_the_loop_once_and_every_message_is_delivered(monkeypatch):
@@ -36,23 +36,23 @@ def test_a_burst_of_sends_wakes_the_loop_once_and_every_message_is_delivered(mon
             sent.extend((group, m) for m in message.get("messages", [message]))
 
     monkeypatch.setattr("channels.layers.get_channel_layer", lambda: Layer())
-    courier = Courier()
+    sender = EventSender()
     wakes = 0
-    wake = courier._wake
+    wake = sender._wake
 
     def counted_wake():
         nonlocal wakes
         wakes += 1
         wake()
 
-    courier._wake = counted_wake
-    loop = courier._started()
+    sender._wake = counted_wake
+    loop = sender._started()
     hold = threading.Event()
     loop.call_soon_threadsafe(hold.wait)  # the loop is busy while the burst arrives
 
     def burst(t):
         for n in range(200):
-            courier.send(f"g{t}", {"n": n})
+            sender.send(f"g{t}", {"n": n})
 
     threads = [threading.Thread(target=burst, args=(t,)) for t in range(4)]
     for t in threads:
@@ -60,12 +60,12 @@ def test_a_burst_of_sends_wakes_the_loop_once_and_every_message_is_delivered(mon
     for t in threads:
         t.join()
     hold.set()
-    courier.drain()
+    sender.drain()
     assert wakes <= 4  # at most one per thread racing on the first send; 800 without coalescing
     for t in range(4):
         assert [m["n"] for g, m in sent if g == f"g{t}"] == list(range(200))
-    courier.send("late", {"n": -1})  # a send after the loop went idle wakes it again
-    courier.drain()
+    sender.send("late", {"n": -1})  # a send after the loop went idle wakes it again
+    sender.drain()
     assert sent[-1] == ("late", {"n": -1})
 
 
