@@ -18,7 +18,8 @@ COPY evolab ./evolab
 COPY workers ./workers
 COPY frontend ./frontend
 
-RUN useradd --create-home --uid 1000 evolab && mkdir -p /data && chown evolab /data
+# var/ is made here: importing the settings creates nothing.
+RUN useradd --create-home --uid 1000 evolab && mkdir -p /data/var/static && chown -R evolab /data
 USER evolab
 EXPOSE 8000
 

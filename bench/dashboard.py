@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def setup_env(tmp: Path) -> None:
+    (tmp / "var").mkdir(parents=True, exist_ok=True)  # settings create nothing
     os.environ.update(
         DJANGO_SETTINGS_MODULE="evolab.settings",
         DATABASE_URL=f"sqlite:///{tmp / 'bench.sqlite3'}",

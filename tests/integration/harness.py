@@ -52,6 +52,7 @@ class Stack:
         self.procs: dict[str, subprocess.Popen] = {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        (tmp / "var").mkdir(parents=True, exist_ok=True)  # settings create nothing
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "evolab.settings",

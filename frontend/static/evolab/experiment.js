@@ -54,7 +54,7 @@ const handlers = {
     exp.individuals_trained += 1;
     exp.total_flops += d.flops || 0;
     if (d.weights_bytes_total != null) exp.weights_bytes = d.weights_bytes_total;
-    if (d.val_accuracy !== null && (exp.best.val_accuracy === null || d.val_accuracy > exp.best.val_accuracy)) {
+    if (d.val_accuracy !== null && (exp.best.val_accuracy === null || d.val_accuracy >= exp.best.val_accuracy)) { // the younger wins a tie, as on the server
       exp.best = { id: d.id, val_accuracy: d.val_accuracy };
     }
     analyticsDue = true;

@@ -1,0 +1,143 @@
+"""The paper's step, storage-agnostic (evolab/evolution/step.py), and the memory store the
+headless runner keeps its population in (evolab/evolution/memory_store.py)."""
+
+from __future__ import annotations
+
+import pytest
+from safetensors.torch import load
+
+from evolab.evolution.config import EvolutionConfig, auto_sample_size
+from evolab.evolution.memory_store import DONE, WAIT, MemoryStore, evolve
+from evolab.evolution.network import build_network
+from evolab.evolution.selection import Candidate
+from evolab.evolution.step import (
+    PopulationView,
+    TrainedChild,
+    budget_spent,
+    plan_child,
+    rank_key,
+    step_rng,
+)
+
+CONFIG = EvolutionConfig(population=4, max_individuals=12, steps_per_child=5, seed=2)
+
+
+def _view(accs=(0.1, 0.9, 0.5, 0.3), training=0, created=4, **kw) -> PopulationView:
+    return PopulationView([Candidate(i, a, i) for i, a in enumerate(accs)], training, created,
+                          created, **kw)  # fmt: skip
+
+
+def _dna_of(_id):
+    from evolab.evolution.dna import DNA
+
+    return DNA.initial()
+
+
+def test_a_step_depends_only_on_the_view_the_seed_and_the_childs_number():
+    a = plan_child(_view(), step_rng(2, 4), CONFIG, _dna_of)
+    b = plan_child(_view(), step_rng(2, 4), CONFIG, _dna_of)
+    assert (a.kill, a.parent, a.dna.to_json(), a.mutation) == (
+        b.kill, b.parent, b.dna.to_json(), b.mutation,
+    )  # fmt: skip
+    others = {plan_child(_view(), step_rng(2, n), CONFIG, _dna_of).kill for n in range(4, 30)}
+    assert len(others) > 1  # and it does depend on the number
+
+
+def test_the_set_point_counts_children_in_training():
+    # P = 4: three alive and one in training is a full population, so a step kills.
+    plan = plan_child(_view((0.1, 0.9, 0.5), training=1), step_rng(2, 5), CONFIG, _dna_of)
+    assert len(plan.kill) == 1 and plan.parent != plan.kill[0]
+    grow = plan_child(_view((0.1, 0.9)), step_rng(2, 5), CONFIG, _dna_of)
+    assert grow.kill == ()  # below P: the population refills
+
+
+def test_the_plateau_escape_boosts_the_next_p_children():
+    config = EvolutionConfig(population=4, plateau_individuals=3)
+    view = _view(created=10, best_changed_at=5)  # 10 trained, best unchanged since 5
+    plan = plan_child(view, step_rng(1, 10), config, _dna_of)
+    assert plan.plateau and plan.boosted and len(plan.records) == 5
+    assert (plan.boost_remaining, plan.best_changed_at) == (3, 10)
+
+
+def test_budgets_and_the_tie_rule():
+    assert budget_spent(CONFIG, 12, 0, 0, None) == "individuals"
+    assert budget_spent(EvolutionConfig(max_seconds=5), 0, 5.0, 0, None) == "time"
+    assert budget_spent(EvolutionConfig(target_accuracy=0.9), 0, 0, 0, 0.95) == "target accuracy"
+    assert budget_spent(CONFIG, 11, 0, 0, 0.99) is None
+    ranked = sorted([(0.5, 1), (0.9, 2), (0.5, 3), (float("nan"), 4)], key=lambda r: rank_key(*r))
+    assert ranked[:3] == [(0.9, 2), (0.5, 3), (0.5, 1)]  # the younger first on a tie
+    assert auto_sample_size(20) == 5 and auto_sample_size(1000) == 25 and auto_sample_size(4) == 2
+
+
+@pytest.mark.django_db
+def test_the_database_ranks_as_the_engine_does(team, member):
+    from evolab.experiments import services
+    from evolab.experiments.models import Individual
+    from evolab.experiments.retention import RANKING
+
+    exp = services.create_experiment(team, member, "rank", {"population": 4})
+    accs = [0.5, 0.9, 0.5, 0.1, 0.9]
+    for n, acc in enumerate(accs):
+        Individual.objects.create(experiment=exp, number=n, dna={}, val_accuracy=acc)
+    orm = list(exp.individuals.order_by(*RANKING).values_list("number", flat=True))
+    engine = sorted(range(len(accs)), key=lambda n: rank_key(accs[n], n))
+    assert orm == engine == [4, 1, 2, 0, 3]
+
+
+def _fake_train(claim) -> TrainedChild:
+    net = build_network(claim.plan.dna, (1, 8, 8), 10)
+    from safetensors.torch import save
+
+    weights = save({k: v.contiguous() for k, v in net.state_dict().items()})
+    return TrainedChild([0.3, 0.7, 0.5][claim.number % 3], 1.0, 1, 5, 0.0, weights)
+
+
+def test_the_memory_store_keeps_only_the_weights_of_the_living_and_the_top_k():
+    store = MemoryStore(CONFIG)
+    evolve(store, _fake_train)
+    assert store.claim() == DONE and len(store.individuals) == 12
+    assert len(store.alive) == 4 and not store.training
+    top = {m.id for m in store.ranked()[: CONFIG.ensemble_k]}
+    assert set(store.weights) == set(store.alive) | top
+    assert all(load(w) for w in store.weights.values())
+    children = [m for m in store.individuals.values() if m.parent is not None]
+    assert children and all(m.steps == store.individuals[m.parent].steps + 5 for m in children)
+
+
+def test_aging_may_breed_the_oldest_as_it_dies():
+    config = EvolutionConfig(population=2, max_individuals=3, selection="aging", sample_size=50)
+    store = MemoryStore(config)
+    for _ in range(2):
+        claim = store.claim()
+        store.commit(claim, _fake_train(claim))
+    store.individuals[0].val_accuracy = 0.99  # the oldest is the best: it breeds and dies
+    claim = store.claim()
+    assert claim.plan.parent == 0 and claim.plan.kill == (0,)
+    assert claim.parent_weights or claim.plan.reset_weights  # copied before it died
+    assert 0 not in store.alive and store.individuals[0].died_s is not None
+
+
+def test_a_claim_waits_while_too_few_are_alive_to_compare():
+    store = MemoryStore(EvolutionConfig(population=2, max_individuals=5))
+    first, second = store.claim(), store.claim()
+    assert store.claim() == WAIT  # both of the initial population are still training
+    store.commit(first, _fake_train(first))
+    store.commit(second, _fake_train(second))
+    assert store.claim() not in (WAIT, DONE)
+
+
+def test_weight_decay_applies_to_the_networks_conv_and_head_weights_only():
+    import random
+
+    from evolab.evolution.dna import DNA
+    from evolab.evolution.mutations import apply_mutation
+    from workers.training import param_groups
+
+    dna = apply_mutation(DNA.initial(), "INSERT-CONVOLUTION", random.Random(1)).dna
+    net = build_network(dna, (1, 8, 8), 10)
+    decay, rest = param_groups(net)
+    names = {id(p): n for n, p in net.named_parameters()}
+    assert sorted(names[id(p)] for p in decay["params"]) == sorted(
+        [f"convs.{e.id}.weight" for e in dna.conv_edges()] + ["head.weight"]
+    )
+    assert decay["weight_decay"] == 1e-4 and rest["weight_decay"] == 0.0
