@@ -4,7 +4,7 @@ and the built-in `digits` demo set.
 Everything is decoded once, at load, into uint8 tensors (N, C, H, W) so the training
 loop can keep the whole split on the device and gather batches by index
 (`workers.training`). Splits are fixed by a seed per experiment; the test split is
-held out of evolution entirely (PAPER.md §5: fitness is validation accuracy only).
+held out of evolution entirely (docs/ALGORITHM.md §5: fitness is validation accuracy only).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ FOLDER_IMAGE_SIZE = 32  # [choice] every image-folder picture is resized to 32x3
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 _FOLDER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
-# CIFAR keeps 10% of its training set for validation: 45,000 / 5,000 (PAPER.md §5).
+# CIFAR keeps 10% of its training set for validation: 45,000 / 5,000 (docs/ALGORITHM.md §5).
 CIFAR_VAL_FRACTION = 0.1
 # Small sets (digits, folders) have no official test split: [choice] hold out 20% for
 # test, then 30% of the rest for validation, stratified by class. (With 15%, digits'
@@ -74,7 +74,7 @@ class Dataset:
 
     def without_test(self) -> Dataset:
         """A copy with empty test tensors: what evolution workers get, so that fitness
-        cannot touch the test split even by mistake (PAPER.md §8, first mistake)."""
+        cannot touch the test split even by mistake (docs/ALGORITHM.md §8, first mistake)."""
         empty_x = self.test_x[:0].clone()
         return replace(self, test_x=empty_x, test_y=self.test_y[:0].clone())
 

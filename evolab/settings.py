@@ -122,7 +122,7 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'evolab.
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the web server read while a worker writes; IMMEDIATE takes the write lock
-    # at BEGIN, which serialises selection transactions (DESIGN.md: correct on SQLite too)
+    # at BEGIN, which serialises selection transactions (correct on SQLite too)
     # and avoids the deadlock-prone upgrade from a read to a write lock.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {
@@ -303,7 +303,7 @@ LOGGING = {
     "loggers": {"django.channels.server": {"level": "WARNING"}},
 }
 
-# --- EvoLab limits (form and API validation; PAPER.md §1 defaults) --------------------
+# --- EvoLab limits (form and API validation; docs/ALGORITHM.md §1 defaults) --------------------
 EVOLAB_LIMITS = {
     "max_population": envint("EVOLAB_MAX_POPULATION", 1000),
     "max_workers": envint("EVOLAB_MAX_WORKERS", 256),
@@ -311,7 +311,7 @@ EVOLAB_LIMITS = {
     "max_individuals": envint("EVOLAB_MAX_INDIVIDUALS", 1_000_000),
 }
 # Lease on a child in training: a worker heartbeats while it trains; another worker may take
-# the child over once the lease has expired (PAPER.md §1: never lose a child).
+# the child over once the lease has expired (docs/ALGORITHM.md §1: never lose a child).
 EVOLAB_LEASE_SECONDS = envint("EVOLAB_LEASE_SECONDS", 60)
 EVOLAB_KEEP_ALL_WEIGHTS = envbool("EVOLAB_KEEP_ALL_WEIGHTS", False)
 EVOLAB_MAX_UPLOAD_MB = envint("EVOLAB_MAX_UPLOAD_MB", 512)  # imported weights (safetensors)

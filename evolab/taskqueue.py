@@ -36,13 +36,20 @@ def _beat_schedule() -> dict:
 app.conf.beat_schedule = _beat_schedule()
 
 
+def _signature(name: str, args: tuple):
+    """A task by name: sent to the broker; or, with the app eager (the in-process tests), run
+    in place, its module loaded from the app's `include` list."""
+    if app.conf.task_always_eager:
+        app.loader.import_default_modules()
+    return app.signature(name, args=args)
+
+
 def send_step(experiment_id: int, slot: int, token: str, countdown: float = 0) -> None:
     """Queue one step of chain `slot`; its Celery task id is the chain's token."""
-    # A signature by name: sent to the broker, or run in place where the task is registered
-    # and the app is eager (the in-process tests).
-    step = app.signature(STEP, args=(experiment_id, slot, token))
-    step.apply_async(task_id=token, countdown=countdown or None)
+    _signature(STEP, (experiment_id, slot, token)).apply_async(
+        task_id=token, countdown=countdown or None
+    )
 
 
 def send_final_evaluation(experiment_id: int) -> None:
-    app.signature(EVALUATE_FINAL, args=(experiment_id,)).apply_async()
+    _signature(EVALUATE_FINAL, (experiment_id,)).apply_async()

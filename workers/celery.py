@@ -10,11 +10,8 @@ __all__ = ["app"]
 
 @worker_process_init.connect
 def _one_thread_per_process(**_kwargs) -> None:
-    """Workers share the CPU: one torch thread each unless told otherwise (DESIGN.md)."""
+    """Workers share the CPU: one torch thread each unless EVOLAB_TORCH_THREADS says."""
     import torch
     from django.conf import settings
 
     torch.set_num_threads(settings.EVOLAB_TORCH_THREADS)
-
-
-from workers import tasks  # noqa: E402,F401  (registers the tasks on the app)

@@ -1,4 +1,4 @@
-"""Train one child and measure its fitness (PAPER.md §5).
+"""Train one child and measure its fitness (docs/ALGORITHM.md §5).
 
 The data lives on the device as uint8 for the whole run; a batch is an index gather
 with a seeded generator, normalised (and, for 32x32 sets, augmented) on the device in
@@ -7,7 +7,7 @@ of early generations are tiny, so per-step overhead, not arithmetic, is the cost
 
 SGD with momentum 0.9, weight decay 1e-4 on conv and linear weights only, batch 50,
 cross-entropy, a constant learning rate taken from the DNA, a fixed number of steps
-(not epochs: PAPER.md §8).
+(not epochs: docs/ALGORITHM.md §8).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def pick_device(preference: str = "auto") -> torch.device:
 
 def param_groups(model: nn.Module, weight_decay: float = WEIGHT_DECAY) -> list[dict]:
     """Weight decay on conv and linear weights only; BN scales/shifts and biases (the
-    1-D parameters) get none (PAPER.md §5; the mistake list names decay confusions)."""
+    1-D parameters) get none (docs/ALGORITHM.md §5; the mistake list names decay confusions)."""
     decay, no_decay = [], []
     for param in model.parameters():
         if param.requires_grad:
@@ -103,7 +103,7 @@ def augment_batch(
     x: torch.Tensor, generator: torch.Generator, pad: int = AUGMENT_PAD
 ) -> torch.Tensor:
     """He et al. 2016 augmentation in one gather: zero-pad by `pad` (zero is the mean
-    after normalisation), random HxW crop, random horizontal flip (PAPER.md §5)."""
+    after normalisation), random HxW crop, random horizontal flip (docs/ALGORITHM.md §5)."""
     b, _, h, w = x.shape
     dev = x.device
     padded = F.pad(x, (pad, pad, pad, pad))

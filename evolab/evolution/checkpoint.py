@@ -1,7 +1,7 @@
 """Checkpoints that rebuild themselves: safetensors weights plus DNA and metadata.
 
-Never pickle (DESIGN.md): the header is JSON and the tensors are raw bytes, so loading
-a hostile file can at worst raise CheckpointError.
+Never pickle (loading a pickle runs code): the header is JSON and the tensors are raw
+bytes, so loading a hostile file can at worst raise CheckpointError.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ class EvolutionConfig:
     selection: str = "tournament"
     sample_size: int | None = None  # aging only: S drawn with replacement; None = auto
     seed: int = 1
-    batch_size: int = 50  # PAPER.md §5
+    batch_size: int = 50  # docs/ALGORITHM.md §5
     mutations_per_child: int = 1  # exactly one in the paper; the escape knob raises it
     max_seconds: int | None = None  # budget: wall time
     max_flops: float | None = None  # budget: training + validation FLOPs

@@ -1,8 +1,8 @@
-"""The genome (PAPER.md §2): a DAG of vertices and edges plus a learning rate.
+"""The genome (docs/ALGORITHM.md §2): a DAG of vertices and edges plus a learning rate.
 
 Pure Python on purpose: the web side validates DNA JSON without importing torch.
 Numeric genes are floats, rounded only when shapes or networks are computed, so that
-repeated small mutations can accumulate (PAPER.md §2 [choice]).
+repeated small mutations can accumulate (docs/ALGORITHM.md §2 [choice]).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def round_half_up(x: float) -> int:
 
 
 def nearest_odd(x: float) -> int:
-    """Filter genes round to the nearest odd size >= 1 (PAPER.md §2)."""
+    """Filter genes round to the nearest odd size >= 1 (docs/ALGORITHM.md §2)."""
     return max(1, 2 * round_half_up((x - 1) / 2) + 1)
 
 
@@ -127,7 +127,7 @@ class DNA:
 
     @classmethod
     def initial(cls, learning_rate: float = 0.1) -> DNA:
-        """input -> identity -> output: the deliberately bad start (PAPER.md §1 [choice])."""
+        """input -> identity -> output: the deliberately bad start (ALGORITHM.md §1 [choice])."""
         return cls(
             vertices=[Vertex("v0", "input"), Vertex("v1", "output")],
             edges=[Edge("e2", "v0", "v1", "identity", True)],
@@ -209,7 +209,7 @@ class DNA:
         return found[0]
 
     def in_edges(self, vertex_id: str) -> list[Edge]:
-        """In-edges with the backbone (primary) one first (PAPER.md §2: it has precedence)."""
+        """In-edges with the backbone (primary) one first (ALGORITHM.md §2: it has precedence)."""
         ins = [e for e in self.edges if e.dst == vertex_id]
         return sorted(ins, key=lambda e: not e.backbone)
 
@@ -246,7 +246,7 @@ class DNA:
         return [e for e in self.edges if not e.backbone]
 
     def new_id(self, prefix: str) -> str:
-        """A fresh id; next_id only grows, so ids are never reused (PAPER.md §2)."""
+        """A fresh id; next_id only grows, so ids are never reused (docs/ALGORITHM.md §2)."""
         new = f"{prefix}{self.next_id}"
         self.next_id += 1
         return new
@@ -276,7 +276,7 @@ class DNA:
 
 
 def shapes(dna: DNA, in_shape: Shape) -> dict[str, Shape]:
-    """(C, H, W) of every vertex: fixed by its backbone input alone (PAPER.md §2)."""
+    """(C, H, W) of every vertex: fixed by its backbone input alone (docs/ALGORITHM.md §2)."""
     c, h, w = _check_in_shape(in_shape)
     order = dna.backbone_order()
     primary = {e.dst: e for e in dna.edges if e.backbone}

@@ -1,4 +1,4 @@
-"""Analytic FLOPs and parameter counts (PAPER.md §6).
+"""Analytic FLOPs and parameter counts (docs/ALGORITHM.md §6).
 
 FLOPs follow torch.utils.flop_counter.FlopCounterMode, which the tests check against:
 a conv or linear layer costs 2 x multiply-adds; batch norm, ReLU, the global average
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .dna import DNA, Shape, shapes
 
-# Backward costs about twice the forward, so a training step is ~3 forwards (PAPER.md §6).
+# Backward costs about twice the forward, so a training step is ~3 forwards (docs/ALGORITHM.md §6).
 TRAIN_STEP_FORWARDS = 3
 
 

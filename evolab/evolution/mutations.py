@@ -1,4 +1,4 @@
-"""The eleven mutations of PAPER.md §3, one per child, drawn uniformly.
+"""The eleven mutations of docs/ALGORITHM.md §3, one per child, drawn uniformly.
 
 A mutation that cannot apply (nothing to remove, a stride move that changes nothing, a
 limit that would be broken for the dataset's input shape) is redrawn, as the paper says.
@@ -44,7 +44,7 @@ _MAX_DRAWS = 1000
 
 
 class InapplicableMutation(ValueError):
-    """The named mutation cannot apply to this DNA (the caller redraws, PAPER.md §3)."""
+    """The named mutation cannot apply to this DNA (the caller redraws, docs/ALGORITHM.md §3)."""
 
 
 @dataclass
@@ -137,7 +137,7 @@ def _mutate_once(dna: DNA, rng: random.Random, ctx: _Context) -> tuple[DNA, Muta
         try:
             return _apply(dna, name, rng, ctx)
         except InapplicableMutation:
-            continue  # PAPER.md §3: draw another
+            continue  # docs/ALGORITHM.md §3: draw another
     return _apply(dna, "IDENTITY", rng, ctx)
 
 
@@ -172,7 +172,7 @@ def _reset_weights(dna: DNA, rng: random.Random, ctx: _Context) -> MutationRecor
 def _insert(dna: DNA, rng: random.Random, conv: bool) -> MutationRecord:
     """New vertex w on backbone edge u->v: a new edge u->w; the old edge, id kept, runs w->v.
 
-    Keeping the old edge's id keeps its weights inheritable (PAPER.md §4).
+    Keeping the old edge's id keeps its weights inheritable (docs/ALGORITHM.md §4).
     """
     old = rng.choice([e for e in dna.edges if e.backbone])
     u, v = old.src, old.dst
@@ -229,7 +229,7 @@ def _remove_convolution(dna: DNA, rng: random.Random, ctx: _Context) -> Mutation
 
 
 def _alter_stride(dna: DNA, rng: random.Random, ctx: _Context) -> MutationRecord:
-    """+-1 on the log2 scale, never below stride 1 (PAPER.md §3 [choice])."""
+    """+-1 on the log2 scale, never below stride 1 (docs/ALGORITHM.md §3 [choice])."""
     sizes = shapes(dna, ctx.in_shape) if ctx.in_shape is not None else None
     top = (ctx.limits or DEFAULT_LIMITS).max_stride_log2
     options = []
@@ -260,7 +260,7 @@ def _random_conv(dna: DNA, rng: random.Random) -> Edge:
 
 def _alter_number_of_channels(dna: DNA, rng: random.Random, ctx: _Context) -> MutationRecord:
     """Half to twice [paper]. Channel genes are factors relative to the conv's input
-    (PAPER.md §2), so every later width scales with this one and the layers whose shapes
+    (docs/ALGORITHM.md §2), so every later width scales with this one and the layers whose shapes
     change are re-initialised (§4). That compounding is how networks get wide: an earlier
     version kept later widths fixed to save their weights, and its models stayed at a few
     hundred parameters (digits: 97% validation instead of 99.8% after 5 min; bench/README.md).

@@ -1,4 +1,4 @@
-"""DNA -> torch.nn.Module (PAPER.md §2) and weight inheritance by gene id (PAPER.md §4).
+"""DNA -> torch.nn.Module (ALGORITHM.md §2) and weight inheritance by gene id (ALGORITHM.md §4).
 
 Everything that depends on the graph (order, shapes, how each input is reshaped) is
 resolved once at build time into a list of steps; forward() only walks that list.
@@ -15,12 +15,12 @@ from torch import Tensor, nn
 
 from .dna import DNA, Edge, Limits, Shape, shapes
 
-BN_MOMENTUM = 0.1  # PyTorch's name for the paper's decay 0.9 (PAPER.md §2)
+BN_MOMENTUM = 0.1  # PyTorch's name for the paper's decay 0.9 (docs/ALGORITHM.md §2)
 
 
 @dataclass(frozen=True)
 class Reshape:
-    """How one non-primary input is made to match its vertex (PAPER.md §2).
+    """How one non-primary input is made to match its vertex (docs/ALGORITHM.md §2).
 
     Zeroth-order interpolation for size (strided subsampling, or nearest neighbour when
     that cannot hit the size exactly, e.g. upsampling) and truncation or zero padding
@@ -90,7 +90,7 @@ class _Step:
 
 
 class Network(nn.Module):
-    """A classifier built from DNA; state-dict keys name the genes (PAPER.md §4)."""
+    """A classifier built from DNA; state-dict keys name the genes (docs/ALGORITHM.md §4)."""
 
     def __init__(
         self, dna: DNA, in_shape: Shape, num_classes: int, limits: Limits | None = None
@@ -138,7 +138,7 @@ class Network(nn.Module):
         return _Input(index[edge.src], conv, reshape)
 
     def _init_weights(self, dna: DNA) -> None:
-        """He normal, scaled by 1/sqrt(#inputs of the destination) (PAPER.md §2 [choice])."""
+        """He normal, scaled by 1/sqrt(#inputs of the destination) (ALGORITHM.md §2 [choice])."""
         fan_in = {v.id: len(dna.in_edges(v.id)) for v in dna.vertices}
         for edge_id, conv in self.convs.items():
             nn.init.kaiming_normal_(conv.weight, mode="fan_in", nonlinearity="relu")
@@ -165,7 +165,9 @@ class Network(nn.Module):
                     y = self.convs[inp.conv](y)
                 if inp.reshape is not None:
                     y = inp.reshape(y)
-                total = y if total is None else total + y  # PAPER.md §2: sum, then activate
+                total = (
+                    y if total is None else total + y
+                )  # docs/ALGORITHM.md §2: sum, then activate
             if step.bn is not None:
                 total = F.relu(self.bns[step.bn](total))
             outputs.append(total)
@@ -204,7 +206,7 @@ class InheritReport:
 
 
 def inherit_weights(child: nn.Module, parent_state: dict[str, Tensor]) -> InheritReport:
-    """Copy every parent tensor whose key (gene id) and shape match (PAPER.md §4).
+    """Copy every parent tensor whose key (gene id) and shape match (docs/ALGORITHM.md §4).
 
     Includes BN running statistics. A BN's scalar num_batches_tracked always matches in
     shape, so it follows its running_mean: a layer whose statistics are reset starts

@@ -1,4 +1,4 @@
-"""Who dies and who breeds: tournament (PAPER.md §1), aging (2019) and random search.
+"""Who dies and who breeds: tournament (docs/ALGORITHM.md §1), aging (2019) and random search.
 
 These functions only plan a step from a snapshot of the alive individuals; the caller
 (the experiments service) applies the plan under its own locks. The caller has already
@@ -29,7 +29,7 @@ class Plan:
 
 def _fitness(c: Candidate) -> tuple[float, int]:
     """Higher is better. NaN accuracy (a diverged child) is the worst; on equal accuracy
-    the younger wins, so the older dies [choice: PAPER.md §1 is silent on ties]."""
+    the younger wins, so the older dies [choice: docs/ALGORITHM.md §1 is silent on ties]."""
     acc = c.val_accuracy
     return (-math.inf if acc is None or math.isnan(acc) else acc, c.born)
 

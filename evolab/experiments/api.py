@@ -92,7 +92,7 @@ class WorkersSerializer(serializers.Serializer):
 
 class EscapeSerializer(serializers.Serializer):
     boost_children = serializers.JSONField(
-        required=False, help_text="The next N children get 5 mutations each (PAPER.md §3)."
+        required=False, help_text="The next N children get 5 mutations each (docs/ALGORITHM.md §3)."
     )
     reset_weights = serializers.BooleanField(
         required=False, help_text="true: the living individuals' children start from fresh weights."
@@ -285,7 +285,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     @extend_schema(request=EscapeSerializer, responses={200: OpenApiTypes.OBJECT, 403: FORBIDDEN})
     @action(detail=True, methods=["post"])
     def escape(self, request, pk=None):
-        """PAPER.md §3 escape knobs: {"boost_children": N} and/or {"reset_weights": true}."""
+        """ALGORITHM.md §3 escape knobs: {"boost_children": N} and/or {"reset_weights": true}."""
         exp = self._member_experiment()
         body = EscapeSerializer(data=request.data)
         body.is_valid(raise_exception=True)

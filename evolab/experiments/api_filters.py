@@ -53,7 +53,9 @@ class IndividualFilter(django_filters.FilterSet):
         return [
             OpenApiParameter("state", str, enum=[s.value for s in State]),
             OpenApiParameter("min_accuracy", float, description="Validation accuracy >= this."),
-            OpenApiParameter("mutation", str, description="PAPER.md §3 name, e.g. ALTER-LR."),
+            OpenApiParameter(
+                "mutation", str, description="docs/ALGORITHM.md §3 name, e.g. ALTER-LR."
+            ),
             OpenApiParameter(
                 "ordering",
                 str,

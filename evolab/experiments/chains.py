@@ -34,16 +34,10 @@ def queue(experiment_id: int, slots: Iterable[int], countdown: float = 0) -> Non
     with transaction.atomic():
         for slot in slots:
             token = str(uuid.uuid4())
-            Chain.objects.update_or_create(
-                experiment_id=experiment_id,
-                slot=slot,
-                defaults={
-                    "token": token,
-                    "state": ChainState.QUEUED,
-                    "beat": now,
-                    "queued_at": now,
-                },
-            )
+            fields = {"token": token, "state": ChainState.QUEUED, "beat": now, "queued_at": now}
+            # One UPDATE for the common case, a chain that goes on (update_or_create reads first).
+            if not Chain.objects.filter(experiment_id=experiment_id, slot=slot).update(**fields):
+                Chain.objects.create(experiment_id=experiment_id, slot=slot, **fields)
             transaction.on_commit(
                 lambda slot=slot, token=token: send_step(experiment_id, slot, token, countdown)
             )

@@ -156,7 +156,7 @@ MAX_LINEAGE = 100_000
 
 
 def lineage(exp: Experiment, number: int) -> list[dict[str, Any]] | None:
-    """Ancestry of an individual, itself first, back to an initial individual (PAPER.md §1).
+    """Ancestry of an individual, itself first, back to an initial individual (ALGORITHM.md §1).
 
     One recursive query on both PostgreSQL and SQLite, so a deep chain costs one round trip.
     Each link carries the mutation that made it and its accuracy change against its parent.
@@ -182,7 +182,7 @@ def lineage(exp: Experiment, number: int) -> list[dict[str, Any]] | None:
 
 
 def mutation_analytics(exp: Experiment) -> list[dict[str, Any]]:
-    """Per mutation (PAPER.md §3): children it made, first-tournament survival, mean Δaccuracy.
+    """Per mutation (ALGORITHM.md §3): children it made, first-tournament survival, mean Δaccuracy.
 
     A child survived its first tournament iff it ever had a child of its own (only a winner
     becomes a parent, and the dead cannot win); it lost it iff it died childless. Children

@@ -27,7 +27,11 @@ class ExperimentForm(forms.Form):
         initial=DEFAULTS.max_individuals, label="Maximum number of individuals"
     )
     selection = forms.ChoiceField(choices=[(s, s) for s in SELECTIONS], initial="tournament")
-    seed = forms.IntegerField(initial=DEFAULTS.seed)
+    seed = forms.IntegerField(
+        initial=DEFAULTS.seed,
+        help_text="With 1 parallel worker the same seed replays the same run; with more, "
+        "workers finish in different orders and runs differ.",
+    )
     max_seconds = forms.IntegerField(required=False, label="Wall-time budget (s)")
     target_accuracy = forms.FloatField(required=False, label="Stop at validation accuracy")
 

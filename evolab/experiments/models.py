@@ -137,7 +137,9 @@ class Individual(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
     )
     dna = models.JSONField()
-    mutation = models.CharField(max_length=40, blank=True)  # PAPER.md §3 name; "" = initial
+    mutation = models.CharField(
+        max_length=40, blank=True
+    )  # docs/ALGORITHM.md §3 name; "" = initial
     mutation_description = models.TextField(blank=True)
     mutation_records = models.JSONField(default=list)
     reset_weights = models.BooleanField(default=False)
@@ -156,7 +158,7 @@ class Individual(models.Model):
     weights = models.CharField(max_length=300, blank=True)  # storage name of the safetensors
     weights_size = models.BigIntegerField(default=0)
     pinned = models.BooleanField(default=False)
-    # Escape knob (b), PAPER.md §3: its next child starts from fresh weights.
+    # Escape knob (b), docs/ALGORITHM.md §3: its next child starts from fresh weights.
     weights_reset = models.BooleanField(default=False)
     # Lease with fencing token: only the holder of the current token may commit the child.
     lease_token = models.UUIDField(null=True, blank=True)
@@ -207,7 +209,7 @@ class ChainState(models.TextChoices):
 
 
 class Chain(models.Model):
-    """One of the W asynchronous workers of a run (PAPER.md §1): a chain of step tasks.
+    """One of the W asynchronous workers of a run (docs/ALGORITHM.md §1): a chain of step tasks.
 
     The row is the truth about whether the chain is alive; its token fences the broker
     message, so a redelivered or duplicated message for an old token does nothing, and the

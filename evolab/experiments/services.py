@@ -1,7 +1,7 @@
 """Run control: the only code that creates experiments or changes their status.
 
 Views, API views and tasks call these; queueing happens with `transaction.on_commit` so a
-worker never sees a row that is not committed yet (STYLE.md §3).
+worker never sees a row that is not committed yet.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def set_workers(experiment_id: int, workers: int) -> Experiment:
 
 
 def boost_mutations(experiment_id: int, children: int) -> Experiment:
-    """Escape knob (a), PAPER.md §3: 5 mutations per child for the next `children` children."""
+    """Escape knob (a), ALGORITHM.md §3: 5 mutations per child for the next `children` children."""
     if isinstance(children, bool) or not isinstance(children, int) or not 0 <= children <= 100_000:
         raise ValueError("children must be a whole number between 0 and 100000")
     with transaction.atomic():
@@ -117,7 +117,7 @@ def boost_mutations(experiment_id: int, children: int) -> Experiment:
 
 
 def reset_all_weights(experiment_id: int) -> int:
-    """Escape knob (b), PAPER.md §3: every living individual's weights are reset at once.
+    """Escape knob (b), docs/ALGORITHM.md §3: every living individual's weights are reset at once.
 
     [choice] The reset takes effect in their children: a child of a reset individual starts
     from fresh weights (like RESET-WEIGHTS), since the living individuals' accuracies were

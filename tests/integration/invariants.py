@@ -15,7 +15,7 @@ def events_of(stack, exp_id: int) -> list[tuple[int, str, dict]]:
 
 def assert_population_invariant(stack, exp_id: int, population: int) -> None:
     """At every event: never above P; once full, never below P-1 (kill and birth are separate
-    events of one step, PAPER.md §1); no individual killed twice; gap-free sequence."""
+    events of one step, docs/ALGORITHM.md §1); no individual killed twice; gap-free sequence."""
     events = events_of(stack, exp_id)
     assert [seq for seq, _, _ in events] == list(range(1, len(events) + 1))
     members, full, killed = 0, False, set()

@@ -30,7 +30,7 @@ DECLARE
     cols text;
 BEGIN
     -- The experiment's row lock, the next number and two event seqs, if the run may still
-    -- grow: running and within every budget (PAPER.md section 1 [choice]).
+    -- grow: running and within every budget (docs/ALGORITHM.md section 1 [choice]).
     UPDATE experiments_experiment e SET
         individuals_created = e.individuals_created + 1,
         last_seq = e.last_seq + 2,

@@ -1,7 +1,7 @@
 // Architecture diagram of a DNA, laid out by dagre and drawn as SVG (every vertex and edge a
 // DOM node carrying its diff state, so it reads in a screen reader and in tests).
 // With a parent DNA the union of both graphs is drawn: inserted (green), changed (amber),
-// removed (red, dashed). Ids are stable across mutations (PAPER.md §2), so diffing is by id.
+// removed (red, dashed). Ids are stable across mutations (docs/ALGORITHM.md §2), so diffing is by id.
 import dagre from "../vendor/dagre-3.1.3/dagre.esm.js";
 
 const SVG = "http://www.w3.org/2000/svg";

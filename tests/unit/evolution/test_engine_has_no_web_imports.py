@@ -1,4 +1,4 @@
-"""The algorithm knows nothing of the web (STYLE.md §Shape 1)."""
+"""The algorithm knows nothing of the web (tests/unit/test_import_contract.py checks the rest)."""
 
 import re
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Numeric mutations: half to twice around the old value, on one gene (PAPER.md §3)."""
+"""Numeric mutations: half to twice around the old value, on one gene (docs/ALGORITHM.md §3)."""
 
 import math
 import random

@@ -1,4 +1,4 @@
-"""One mutation per child, drawn uniformly, redrawn when it cannot apply (PAPER.md §3)."""
+"""One mutation per child, drawn uniformly, redrawn when it cannot apply (docs/ALGORITHM.md §3)."""
 
 import random
 from collections import Counter

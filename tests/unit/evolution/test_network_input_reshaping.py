@@ -1,4 +1,4 @@
-"""Inconsistent inputs at a vertex (PAPER.md §2), checked on hand-made values."""
+"""Inconsistent inputs at a vertex (docs/ALGORITHM.md §2), checked on hand-made values."""
 
 import torch
 

@@ -1,4 +1,4 @@
-"""Tournament selection of PAPER.md §1: two distinct, the worse dies, the better breeds."""
+"""Tournament selection of docs/ALGORITHM.md §1: two distinct, the worse dies, the better breeds."""
 
 import math
 import random

@@ -1,4 +1,4 @@
-"""Which tensors each mutation lets a child inherit (PAPER.md §4), compared by value."""
+"""Which tensors each mutation lets a child inherit (docs/ALGORITHM.md §4), compared by value."""
 
 import random
 
@@ -96,7 +96,7 @@ def _kernel_changed(dna, result):
 
 def test_alter_channels_scales_every_later_width_and_resets_the_layers_it_reshapes(parent):
     dna, parent_state = parent
-    # Channel genes are relative (PAPER.md §2): v1 going from 6 to 4 channels takes v2 and
+    # Channel genes are relative (docs/ALGORITHM.md §2): v1 going from 6 to 4 channels takes v2 and
     # v3 along (x1 of v1) and v4 (x0.5 of v3); every tensor whose shape changed is reset,
     # every other one is inherited (§4).
     result = _child(

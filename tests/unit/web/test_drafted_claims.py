@@ -62,7 +62,7 @@ def test_a_steady_state_step_is_drafted_and_applied_with_gap_free_events(full):
     assert Individual.objects.get(pk=draft.victim).state == State.DEAD
     assert members(full) == P
     parent = Individual.objects.get(pk=draft.parent_id)
-    inherits = not child.reset_weights  # RESET-WEIGHTS (PAPER.md §3) inherits nothing
+    inherits = not child.reset_weights  # RESET-WEIGHTS (docs/ALGORITHM.md §3) inherits nothing
     assert claim.parent_weights == (parent.weights if inherits else "")
     assert claim.lineage_steps == parent.steps
     last = list(Event.objects.filter(experiment=full).order_by("seq"))[-2:]
