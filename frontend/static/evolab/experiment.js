@@ -112,7 +112,7 @@ function scheduleRefresh(kind) {
   });
 }
 
-// Only a run that finishes is evaluated on the test split (steps.settle); a stopped one never is.
+// Only a run that finishes is evaluated on the test split (settling.settle); a stopped one never is.
 const TEST_PENDING = { finished: "evaluating…", stopped: "not evaluated (stopped)" };
 // What the empty chart says: only what is true of the run's status (models.Status).
 const CHART_EMPTY = {
