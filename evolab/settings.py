@@ -161,7 +161,10 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # A consumer waits on Redis in blocking reads of 5 s (channels_redis' brpop
+            # timeout); redis-py's default socket timeout is 5 s too, so an idle socket's
+            # read timed out and closed it (1011). The socket timeout must exceed the read's.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
             "prefix": os.environ.get("EVOLAB_CHANNEL_PREFIX", "evolab"),
             "capacity": 1000,
             "expiry": 30,

@@ -97,3 +97,36 @@ def test_an_over_size_frame_closes_the_socket(run):
         run_async(send_big())
     events = run_async(receive(ws_url(stack, exp_id), headers_for(stack, s), 1))
     assert events[0]["seq"] == 1  # and serves everyone else as before
+
+
+def test_the_origin_must_be_the_sites_own_scheme_host_and_port(run):
+    stack, s, exp_id = run
+    url, port = ws_url(stack, exp_id), stack.port
+    for origin in (
+        "http://127.0.0.1:9", f"https://127.0.0.1:{port}", f"ftp://127.0.0.1:{port}", "null",
+        f"http://127.0.0.1:{port}.evil.example", f"http://127.0.0.1:{port}/path",
+    ):  # fmt: skip
+        assert run_async(refused(url, headers_for(stack, s, origin=origin))), origin
+    assert run_async(receive(url, headers_for(stack, s), 1))[0]["seq"] == 1
+
+
+def test_an_idle_socket_stays_open_past_the_redis_read_timeout(run):
+    """channels_redis waits in 5 s blocking reads; redis-py's socket timeout was 5 s too, so
+    an idle socket closed with 1011 after 5-6 s."""
+    stack, s, exp_id = run
+
+    async def idle_then_ask() -> dict:
+        async with websockets.connect(
+            ws_url(stack, exp_id), additional_headers=headers_for(stack, s)
+        ) as ws:
+            try:
+                while True:  # drain the replay
+                    await asyncio.wait_for(ws.recv(), 1.5)
+            except TimeoutError:
+                pass
+            await asyncio.sleep(9)  # past the 5 s read timeout, twice over
+            await ws.send(json.dumps({"after": 0}))
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+    assert run_async(idle_then_ask())["seq"] == 1
+    assert "Timeout reading" not in stack.logs()
