@@ -12,6 +12,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from evolab import json_limits
 from evolab.accounts.services import teams_for
 
 from .events import BIRTH, STATUS, group_name
@@ -36,6 +37,22 @@ class _Batched:
     async def evolab_batch(self, message: dict) -> None:
         for each in message["messages"]:
             await self.dispatch(each)
+
+    @classmethod
+    async def decode_json(cls, text_data):
+        return json_limits.loads(text_data, max_depth=4)  # clients send {"after": seq}
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        """A frame that is not small JSON closes the socket cleanly (4400), not with 1011."""
+        if text_data is None:
+            await self.close(code=4400)
+            return
+        try:
+            content = await self.decode_json(text_data)
+        except ValueError:
+            await self.close(code=4400)
+            return
+        await self.receive_json(content, **kwargs)
 
 
 class ExperimentConsumer(_Batched, AsyncJsonWebsocketConsumer):

@@ -117,16 +117,34 @@ def test_an_idle_socket_stays_open_past_the_redis_read_timeout(run):
 
     async def idle_then_ask() -> dict:
         async with websockets.connect(
-            ws_url(stack, exp_id), additional_headers=headers_for(stack, s)
+            ws_url(stack, exp_id), additional_headers=headers_for(stack, s), close_timeout=1
         ) as ws:
             try:
                 while True:  # drain the replay
-                    await asyncio.wait_for(ws.recv(), 1.5)
+                    await asyncio.wait_for(ws.recv(), 1)
             except TimeoutError:
                 pass
-            await asyncio.sleep(9)  # past the 5 s read timeout, twice over
+            await asyncio.sleep(7)  # past the 5 s read timeout that closed it at 5-6 s
             await ws.send(json.dumps({"after": 0}))
             return json.loads(await asyncio.wait_for(ws.recv(), 10))
 
     assert run_async(idle_then_ask())["seq"] == 1
     assert "Timeout reading" not in stack.logs()
+
+
+@pytest.mark.parametrize("frame", ["not json", "[" * 1000 + "]" * 1000])
+def test_a_frame_that_is_not_small_json_closes_cleanly(run, frame):
+    stack, s, exp_id = run
+
+    async def send_bad() -> int:
+        async with websockets.connect(
+            ws_url(stack, exp_id), additional_headers=headers_for(stack, s), close_timeout=1
+        ) as ws:
+            await ws.send(frame)
+            try:
+                while True:
+                    await asyncio.wait_for(ws.recv(), 10)
+            except ConnectionClosed as closed:
+                return closed.rcvd.code
+
+    assert run_async(send_bad()) == 4400  # a clean close, not 1011 with a traceback

@@ -13,8 +13,8 @@ from workers.celery import app
 from workers.evolve import runner
 from workers.evolve.config import RunConfig
 
-WEB = {"dataset": "digits", "population": 4, "workers": 1, "steps_per_child": 15,
-       "max_individuals": 12, "seed": 5}  # fmt: skip
+WEB = {"dataset": "digits", "population": 4, "workers": 1, "steps_per_child": 10,
+       "max_individuals": 10, "seed": 5}  # fmt: skip
 
 
 @pytest.fixture
@@ -58,8 +58,3 @@ def test_one_worker_gives_the_same_individuals_in_the_web_app_and_the_headless_r
     assert [row[4] for row in web] == [row[4] for row in headless]  # to the last digit
     assert [row[5] for row in web] == [row[5] for row in headless]  # lineage steps
     assert any(row[1] is not None for row in web)  # it evolved: children of parents
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_web_app_replays_from_its_seed(eager, team, member):
-    assert _web_run(team, member, "tournament") == _web_run(team, member, "tournament")
