@@ -7,6 +7,7 @@ The dataset is loaded once per worker process and stays on the device across chi
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -68,7 +69,7 @@ def train_claimed_child(claim: Claim, storage, settings, progress: Progress) -> 
     )
     if child is None:
         return None
-    return TrainedChild(**{**child.__dict__, "timings": {**clock.seconds, **child.timings}})
+    return replace(child, timings={**clock.seconds, **child.timings})
 
 
 def load_model(individual, storage, data: Dataset) -> torch.nn.Module:

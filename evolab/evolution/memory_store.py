@@ -139,7 +139,7 @@ class MemoryStore:
         if self.budget_spent():
             return DONE
         if self.created < self.config.population:
-            plan = initial_plan(self.created)
+            plan = initial_plan(self.created, self.boost_remaining, self.best_changed_at)
         else:
             rng = step_rng(self.config.seed, self.created)
             plan = plan_child(self.view(), rng, self.config, self._dna_of, self.limits)

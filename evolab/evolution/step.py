@@ -91,9 +91,11 @@ def child_limits(config: EvolutionConfig, max_child_memory_mb: int) -> Limits:
     return Limits(max_memory_bytes=max_child_memory_mb * 2**20, memory_batch=config.batch_size)
 
 
-def initial_plan(number: int) -> ChildPlan:
-    """An individual of the initial population: the trivial DNA (one linear layer), lr 0.1."""
-    return ChildPlan(number=number, kill=(), parent=None, dna=DNA.initial())
+def initial_plan(number: int, boost_remaining: int = 0, best_changed_at: int = 0) -> ChildPlan:
+    """An individual of the initial population: the trivial DNA (one linear layer), lr 0.1.
+    The run's boost state goes through unchanged (pass it in: a plan carries it)."""
+    return ChildPlan(number=number, kill=(), parent=None, dna=DNA.initial(),
+                     boost_remaining=boost_remaining, best_changed_at=best_changed_at)  # fmt: skip
 
 
 def budget_spent(

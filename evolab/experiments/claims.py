@@ -139,7 +139,9 @@ def claim_locked(experiment_id: int, worker: str) -> Claim | str:
         ind = take_over_expired(exp, worker, out)
         if ind is None and not budget_spent(exp):
             if exp.individuals_created < exp.cfg.population:
-                plan = initial_plan(exp.individuals_created)
+                plan = initial_plan(
+                    exp.individuals_created, exp.boost_remaining, exp.best_changed_at
+                )
                 ind = create_individual(exp, worker, plan, None, out)
             else:
                 ind = _evolve_locked(exp, worker, out)

@@ -141,3 +141,15 @@ def test_weight_decay_applies_to_the_networks_conv_and_head_weights_only():
         [f"convs.{e.id}.weight" for e in dna.conv_edges()] + ["head.weight"]
     )
     assert decay["weight_decay"] == 1e-4 and rest["weight_decay"] == 0.0
+
+
+def test_filling_the_population_keeps_the_runs_plateau_bookkeeping():
+    """A better child during the fill moves best_changed_at; the next initial individual's
+    claim must not put it back to 0 (the plateau escape would then fire too early)."""
+    store = MemoryStore(EvolutionConfig(population=3, max_individuals=6, plateau_individuals=2))
+    first = store.claim()
+    store.commit(first, _fake_train(first))
+    store.commit(second := store.claim(), _fake_train(second))  # 0.7 > 0.3: the best rose
+    assert store.best_changed_at == 2
+    store.claim()  # the last of the initial population
+    assert store.best_changed_at == 2
