@@ -13,6 +13,17 @@ def in_memory_channel_layer(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture
+def eager(settings, tmp_path):
+    """The Celery app runs tasks in place: the whole step loop in this process."""
+    from workers.celery import app
+
+    settings.MEDIA_ROOT = tmp_path
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+
+
 def user_in(team: Team, name: str, role: str) -> User:
     user = User.objects.create_user(name, password=f"pw-{name}-12345", email=f"{name}@lab.test")
     Membership.objects.create(user=user, team=team, role=role)

@@ -9,20 +9,11 @@ import pytest
 
 from evolab.experiments import services
 from evolab.experiments.models import Experiment, Status
-from workers.celery import app
 from workers.evolve import runner
 from workers.evolve.config import RunConfig
 
 WEB = {"dataset": "digits", "population": 4, "workers": 1, "steps_per_child": 10,
        "max_individuals": 10, "seed": 5}  # fmt: skip
-
-
-@pytest.fixture
-def eager(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 def _web_run(team, member, selection: str) -> list[tuple]:

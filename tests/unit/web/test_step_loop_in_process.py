@@ -7,7 +7,6 @@ import pytest
 
 from evolab.experiments import services
 from evolab.experiments.models import Event, Experiment, State, Status
-from workers.celery import app
 
 CONFIG = {
     "dataset": "digits",
@@ -17,14 +16,6 @@ CONFIG = {
     "max_individuals": 10,
     "seed": 3,
 }
-
-
-@pytest.fixture
-def eager(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 def run(team, member, **overrides):
