@@ -28,15 +28,6 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("EVOLAB_VAR_DIR") or BASE_DIR / "var").resolve()
 
 
-def envbool(name: str, default: bool) -> bool:
-    """Read a boolean: only true/false (any case), 1/0, yes/no, on/off; anything else fails."""
-    return env_bool(name, default)
-
-
-def envint(name: str, default: int, minimum: int | None = None) -> int:
-    return env_int(name, default, minimum=minimum)
-
-
 def envlist(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -51,14 +42,14 @@ def _local_secret_key() -> str:
     return "insecure-local-" + hashlib.sha256(str(VAR_DIR).encode()).hexdigest()
 
 
-DEBUG = envbool("DEBUG", False)
+DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret_key()
 SECRET_KEY_FROM_ENV = bool(os.environ.get("SECRET_KEY"))
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 
 # A production deployment (compose.yaml sets EVOLAB_PRODUCTION=true) refuses to start with
 # settings that would expose it: a generated SECRET_KEY, any host, or DEBUG.
-PRODUCTION = envbool("EVOLAB_PRODUCTION", False)
+PRODUCTION = env_bool("EVOLAB_PRODUCTION", False)
 if PRODUCTION:
     from django.core.exceptions import ImproperlyConfigured
 
@@ -136,24 +127,24 @@ else:
     # coordinator runs the same few statements on every step, and planning them each time
     # (Django's default, client-side binding) was a quarter of PostgreSQL's CPU per step
     # (bench/README.md, scale). EVOLAB_DB_PREPARE=false restores Django's default.
-    if envbool("EVOLAB_DB_PREPARE", True):
+    if env_bool("EVOLAB_DB_PREPARE", True):
         DATABASES["default"].setdefault("OPTIONS", {}).update(
             server_side_binding=True, prepare_threshold=2
         )
     # Many threads of one process share a bounded pool instead of a connection each
     # (PostgreSQL allows 100 by default); EVOLAB_DB_POOL=0 turns pooling off.
-    if envint("EVOLAB_DB_POOL", 0) > 0:
+    if env_int("EVOLAB_DB_POOL", 0) > 0:
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": 1,
-            "max_size": envint("EVOLAB_DB_POOL", 0),
+            "max_size": env_int("EVOLAB_DB_POOL", 0),
             "timeout": 60,
         }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: Celery broker and Channels layer ------------------------------------------
-EMBEDDED_REDIS_PORT = envint("EVOLAB_EMBEDDED_REDIS_PORT", 6389)
+EMBEDDED_REDIS_PORT = env_int("EVOLAB_EMBEDDED_REDIS_PORT", 6389)
 REDIS_URL = os.environ.get("REDIS_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
 REDIS_IS_EMBEDDED = not os.environ.get("REDIS_URL")
 
@@ -181,7 +172,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("EVOLAB_QUEUE", "cpu")
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A step that outlives this is redelivered; lease tokens make the second copy harmless.
-    "visibility_timeout": envint("EVOLAB_VISIBILITY_TIMEOUT", 3600),
+    "visibility_timeout": env_int("EVOLAB_VISIBILITY_TIMEOUT", 3600),
     "global_keyprefix": os.environ.get("EVOLAB_BROKER_PREFIX", ""),
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -230,30 +221,30 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Password reset mails: printed to the console unless a real backend is configured.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "evolab@localhost")
-PASSWORD_RESET_TIMEOUT = envint("PASSWORD_RESET_TIMEOUT", 3 * 86400)
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 86400)
 # No open sign-up: accounts come from an admin or an invitation link. Set true to let
 # anyone with the site's address create an account (they join no team until invited).
-EVOLAB_OPEN_SIGNUP = envbool("EVOLAB_OPEN_SIGNUP", False)
+EVOLAB_OPEN_SIGNUP = env_bool("EVOLAB_OPEN_SIGNUP", False)
 
 # --- HTTPS and cookies ----------------------------------------------------------------
 # HTTPS=true when the site is served over TLS (directly or behind a proxy): it turns on
 # redirects, secure cookies and HSTS, each of which can still be set on its own. The
 # embedded default (plain http on 127.0.0.1) leaves them all off.
-HTTPS = envbool("HTTPS", False)
-SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", HTTPS)
+HTTPS = env_bool("HTTPS", False)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
-if envbool("BEHIND_TLS_PROXY", False):
+if env_bool("BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
-SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", HTTPS)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 REST_FRAMEWORK = {
@@ -314,27 +305,27 @@ LOGGING = {
 
 # --- EvoLab limits (form and API validation; docs/ALGORITHM.md §1 defaults) --------------------
 EVOLAB_LIMITS = {
-    "max_population": envint("EVOLAB_MAX_POPULATION", 1000),
-    "max_workers": envint("EVOLAB_MAX_WORKERS", 256),
-    "max_steps_per_child": envint("EVOLAB_MAX_STEPS", 100_000),
-    "max_individuals": envint("EVOLAB_MAX_INDIVIDUALS", 1_000_000),
+    "max_population": env_int("EVOLAB_MAX_POPULATION", 1000),
+    "max_workers": env_int("EVOLAB_MAX_WORKERS", 256),
+    "max_steps_per_child": env_int("EVOLAB_MAX_STEPS", 100_000),
+    "max_individuals": env_int("EVOLAB_MAX_INDIVIDUALS", 1_000_000),
 }
 # Lease on a child in training: a worker heartbeats while it trains; another worker may take
 # the child over once the lease has expired (docs/ALGORITHM.md §1: never lose a child).
-EVOLAB_LEASE_SECONDS = envint("EVOLAB_LEASE_SECONDS", 60)
-EVOLAB_KEEP_ALL_WEIGHTS = envbool("EVOLAB_KEEP_ALL_WEIGHTS", False)
-EVOLAB_MAX_UPLOAD_MB = envint("EVOLAB_MAX_UPLOAD_MB", 512)  # imported weights (safetensors)
+EVOLAB_LEASE_SECONDS = env_int("EVOLAB_LEASE_SECONDS", 60)
+EVOLAB_KEEP_ALL_WEIGHTS = env_bool("EVOLAB_KEEP_ALL_WEIGHTS", False)
+EVOLAB_MAX_UPLOAD_MB = env_int("EVOLAB_MAX_UPLOAD_MB", 512)  # imported weights (safetensors)
 # How workers train (EVOLAB_DEVICE, EVOLAB_CPU_BF16, EVOLAB_CUDA_GRAPHS,
 # EVOLAB_MAX_CHILD_MEMORY_MB): one frozen object, read here once (evolab.environment).
 EVOLAB_TRAINING = training_options()
 EVOLAB_DEVICE = EVOLAB_TRAINING.device
 # A child whose estimated training memory exceeds this is never created (mutations redraw).
 EVOLAB_MAX_CHILD_MEMORY_MB = EVOLAB_TRAINING.max_child_memory_mb
-EVOLAB_TORCH_THREADS = envint("EVOLAB_TORCH_THREADS", 1, minimum=1)  # per worker process
+EVOLAB_TORCH_THREADS = env_int("EVOLAB_TORCH_THREADS", 1, minimum=1)  # per worker process
 EVOLAB_RECONCILE_SECONDS = env_float("EVOLAB_RECONCILE_SECONDS", 5.0)
 # Launchers: `make run` (evolab.launch) and `manage.py gpuworkers`.
-EVOLAB_PORT = envint("PORT", 8000, minimum=1)
-EVOLAB_WORKER_CONCURRENCY = envint("EVOLAB_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
+EVOLAB_PORT = env_int("PORT", 8000, minimum=1)
+EVOLAB_WORKER_CONCURRENCY = env_int("EVOLAB_WORKER_CONCURRENCY", os.cpu_count() or 1, minimum=1)
 EVOLAB_ADMIN_PASSWORD = os.environ.get("EVOLAB_ADMIN_PASSWORD", "")
 _PER_GPU = os.environ.get("EVOLAB_WORKERS_PER_GPU", "").strip() or "auto"
 if _PER_GPU != "auto" and not (_PER_GPU.isascii() and _PER_GPU.isdigit() and int(_PER_GPU) > 0):

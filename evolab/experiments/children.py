@@ -12,6 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from evolab.evolution.step import ChildPlan
+from evolab.evolution.step import budget_spent as engine_budget_spent
 
 from . import events
 from .models import Experiment, Individual, State
@@ -34,6 +35,14 @@ class Claim:
     lineage_steps: int  # steps trained by its ancestors
     attempt: int
     row: dict[str, Any] = field(default_factory=dict)  # what its BIRTH event repeats of its row
+
+
+def budget_spent(exp: Experiment) -> str | None:
+    """Which budget stops new children (evolab.evolution.step.budget_spent), or None."""
+    return engine_budget_spent(
+        exp.cfg, exp.individuals_created, exp.elapsed_seconds(), exp.total_flops,
+        exp.best_val_accuracy,
+    )  # fmt: skip
 
 
 class Stale(Exception):

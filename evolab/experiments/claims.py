@@ -26,25 +26,14 @@ from evolab.evolution.step import (
     plan_child,
     step_rng,
 )
-from evolab.evolution.step import (
-    budget_spent as engine_budget_spent,
-)
 
 from . import events, portable, postgres, reads
-from .children import Claim, Draft, Stale, claim_for, create_individual, kill
+from .children import Claim, Draft, Stale, budget_spent, claim_for, create_individual, kill
 from .leases import fail_individual, take_over_expired
 from .models import Experiment, Individual, Status
 
 DRAFT_TRIES = 3
 __all__ = ["Claim", "DONE", "WAIT", "budget_spent", "claim"]
-
-
-def budget_spent(exp: Experiment) -> str | None:
-    """Which budget stops new children (evolab.evolution.step.budget_spent), or None."""
-    return engine_budget_spent(
-        exp.cfg, exp.individuals_created, exp.elapsed_seconds(), exp.total_flops,
-        exp.best_val_accuracy,
-    )  # fmt: skip
 
 
 def claim(experiment_id: int, worker: str) -> Claim | str:
@@ -64,7 +53,7 @@ def apply_draft(draft: Draft, worker: str) -> Claim:
     """Apply a draft if it still holds (the run may grow, the victim and the parent are still
     alive), else raise Stale having changed nothing."""
     path = postgres if connection.vendor == "postgresql" else portable
-    return path.apply_draft(draft, worker, budget_spent)
+    return path.apply_draft(draft, worker)
 
 
 def _salt(exp: Experiment, worker: str, attempt: int) -> str:

@@ -10,7 +10,17 @@ from django.db import connection, transaction
 
 from . import events
 from .children import INHERITED as INHERITED_FIELDS
-from .children import Claim, Draft, Stale, claim_for, create_individual, inherited, kill, leased
+from .children import (
+    Claim,
+    Draft,
+    Stale,
+    budget_spent,
+    claim_for,
+    create_individual,
+    inherited,
+    kill,
+    leased,
+)  # fmt: skip
 from .models import Experiment, Individual, State, Status
 
 # The child's number and two event seqs, if the run still runs; the boost bookkeeping.
@@ -27,7 +37,7 @@ RETURNING individuals_created, last_seq, individuals_trained, total_flops, best_
 """
 
 
-def apply_draft(draft: Draft, worker: str, budget_spent) -> Claim:
+def apply_draft(draft: Draft, worker: str) -> Claim:
     """evolab_birth's steps in Python: take the number, re-check the budget, the parent and
     the victim, insert the child; raise Stale (changing nothing) where the draft went stale."""
     exp, plan = draft.exp, draft.plan

@@ -50,7 +50,7 @@ def _row_json(ind: Individual) -> str:
     return json.dumps(row, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v))
 
 
-def apply_draft(draft: Draft, worker: str, budget_spent=None) -> Claim:
+def apply_draft(draft: Draft, worker: str) -> Claim:
     exp, plan = draft.exp, draft.plan
     child = new_child(exp, worker, plan)
     died = timezone.now()
@@ -81,7 +81,6 @@ def apply_draft(draft: Draft, worker: str, budget_spent=None) -> Claim:
         {"seq": seq + 1, "kind": events.STARTED, "data": events.started(cid, number, **started)},
     ]
     transaction.on_commit(lambda: events.broadcast(exp.pk, *messages))
-    exp.individuals_created = number + 1
     return claim_for(exp, child)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from evolab.datasets import DATASETS
 from evolab.environment import TrainingOptions, env_path, training_options
@@ -68,9 +68,7 @@ class RunConfig:
     def training(self) -> TrainingOptions:
         """EVOLAB_CPU_BF16, EVOLAB_CUDA_GRAPHS, EVOLAB_MAX_CHILD_MEMORY_MB as the web workers
         read them, with --device for EVOLAB_DEVICE."""
-        options = training_options()
-        return TrainingOptions(self.device, options.cpu_bf16, options.cuda_graphs,
-                               options.max_child_memory_mb)  # fmt: skip
+        return replace(training_options(), device=self.device)
 
 
 def cpu_cores() -> int:

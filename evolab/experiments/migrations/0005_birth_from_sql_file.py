@@ -1,7 +1,7 @@
 """PostgreSQL only: evolab_birth from sql/evolab_birth.sql, the one living definition.
 
-0003 and 0004 are history (0004 built its text by splicing 0003's); from here on the function
-is edited in the .sql file and a new migration re-runs this one's loader. This version reads
+0003 and 0004 are history and do nothing now; the function is edited in the .sql file, and a
+change to it comes with a new migration that runs this loader again. This version reads
 the parent before killing the victim, so an aging step whose parent is the oldest (who dies)
 applies at once instead of going stale.
 """
@@ -18,16 +18,7 @@ def load(apps, schema_editor):
         schema_editor.execute(SQL.read_text(), params=None)
 
 
-def back_to_0004(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        from importlib import import_module
-
-        import_module("evolab.experiments.migrations.0004_pg_birth_static_insert").create(
-            apps, schema_editor
-        )
-
-
 class Migration(migrations.Migration):
     dependencies = [("experiments", "0004_pg_birth_static_insert")]
 
-    operations = [migrations.RunPython(load, back_to_0004)]
+    operations = [migrations.RunPython(load, migrations.RunPython.noop)]
