@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from evolab.datasets import DATASETS
 from evolab.environment import TrainingOptions, env_path, training_options
-from evolab.evolution.config import EvolutionConfig, auto_sample_size
+from evolab.evolution.config import EvolutionConfig
 from evolab.evolution.selection import SCHEMES
 from workers.training import BATCH_SIZE
 
@@ -37,13 +37,6 @@ class RunConfig:
     device: str = "auto"
     out: str | None = None
     quiet: bool = False
-
-    @property
-    def aging_sample_size(self) -> int:
-        """S for aging: the config's, or P/4 (at most 25, as in the 2019 paper)."""
-        return (
-            self.sample_size if self.sample_size is not None else auto_sample_size(self.population)
-        )
 
     @property
     def evolution(self) -> EvolutionConfig:
