@@ -8,9 +8,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evolab.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
-from evolab.experiments.routing import websocket_urlpatterns  # noqa: E402
+from evolab.experiments.routing import websocket_router  # noqa: E402
 from evolab.ws_origin import StrictOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -18,6 +18,6 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         # A missing or foreign Origin (scheme, host and port) is refused (cross-site
         # websocket hijacking).
-        "websocket": StrictOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": StrictOriginValidator(AuthMiddlewareStack(websocket_router)),
     }
 )

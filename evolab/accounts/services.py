@@ -12,11 +12,15 @@ import hashlib
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.utils.module_loading import import_string
 
 from .models import ApiToken, Invitation, Membership, Role, Team
 
@@ -55,6 +59,22 @@ def ensure_admin_team(user, name: str = "Default team") -> Team:
     team, _ = Team.objects.get_or_create(name=name)
     Membership.objects.get_or_create(user=user, team=team, defaults={"role": Role.ADMIN})
     return team
+
+
+def still_signed_in(session_key: str | None, user) -> bool:
+    """Whether the session a websocket was opened with still signs `user` in, read afresh
+    from the session store: False after a logout, an expired session, a password change made
+    elsewhere (the session's auth hash no longer matches) or a deactivated account."""
+    if not session_key or not user.is_authenticated:
+        return False
+    store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")(session_key)
+    data = store.load()  # {} when the session is gone
+    if str(data.get(SESSION_KEY)) != str(user.pk) or BACKEND_SESSION_KEY not in data:
+        return False
+    fresh = get_user_model().objects.filter(pk=user.pk, is_active=True).first()
+    return fresh is not None and constant_time_compare(
+        data.get(HASH_SESSION_KEY, ""), fresh.get_session_auth_hash()
+    )
 
 
 # --- the current team (header switcher) ----------------------------------------------------

@@ -2,28 +2,45 @@
 
 The browser connects to /ws/experiments/<id>/?after=<seq>; it gets every event after that
 seq in order, then live ones, never a duplicate or a gap (a gap triggers a replay from the
-database, which is the truth). Permission is checked on connect and re-checked while open.
+database, which is the truth). Permission is checked on connect, on every replay a client
+asks for, at once when the user's access changes (access.py: a membership change, a
+password change or a logout closes the socket within a second), and every RECHECK_SECONDS
+as a backstop. One socket cannot make the server do unbounded work: replays it asks for
+are coalesced and rate-limited, and a client that floods frames is disconnected.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from evolab import json_limits
-from evolab.accounts.services import teams_for
+from evolab.accounts.services import still_signed_in, teams_for
 
+from .access import user_group
 from .events import BIRTH, STATUS, group_name
 from .models import TERMINAL, Event, Experiment
 
 REPLAY_PAGE = 1000
-RECHECK_SECONDS = 30
+RECHECK_SECONDS = 10
+REPLAY_INTERVAL = 1.0  # at most one client-asked replay per second per socket
+MAX_FRAMES_PER_SECOND = 20  # more, and the client is flooding: closed with 4429
+MAX_ID = 2**63 - 1  # beyond what the database can hold: no such run (not a 500)
+CLOSED_ACCESS = 4403  # the user may no longer see this run, or was signed out
 
 
 def can_view(user, experiment_id: int) -> bool:
     return Experiment.objects.for_teams(teams_for(user)).filter(pk=experiment_id).exists()
+
+
+def allowed(session_key: str | None, user, experiment_id: int | None) -> bool:
+    """The socket's session still signs its user in, and (for one run) the user may view it."""
+    if not still_signed_in(session_key, user):
+        return False
+    return experiment_id is None or can_view(user, experiment_id)
 
 
 def events_after(experiment_id: int, seq: int) -> list[dict]:
@@ -31,10 +48,13 @@ def events_after(experiment_id: int, seq: int) -> list[dict]:
     return [e.to_message() for e in rows[:REPLAY_PAGE]]
 
 
-class _Batched:
-    """The event sender (sender.py) sends several messages as one when several are waiting."""
+class _Guarded:
+    """What both consumers share: batched delivery, strict frames, access re-checks."""
+
+    experiment_id: int | None = None
 
     async def evolab_batch(self, message: dict) -> None:
+        """The event sender (sender.py) sends several messages as one when several wait."""
         for each in message["messages"]:
             await self.dispatch(each)
 
@@ -43,7 +63,15 @@ class _Batched:
         return json_limits.loads(text_data, max_depth=4)  # clients send {"after": seq}
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
-        """A frame that is not small JSON closes the socket cleanly (4400), not with 1011."""
+        """A frame that is not small JSON closes the socket cleanly (4400), not with 1011;
+        more than MAX_FRAMES_PER_SECOND closes it with 4429."""
+        now = time.monotonic()
+        if now - self.frames_since >= 1.0:
+            self.frames_since, self.frames = now, 0
+        self.frames += 1
+        if self.frames > MAX_FRAMES_PER_SECOND:
+            await self.close(code=4429)
+            return
         if text_data is None:
             await self.close(code=4400)
             return
@@ -54,15 +82,67 @@ class _Batched:
             return
         await self.receive_json(content, **kwargs)
 
+    async def join_user_group(self) -> None:
+        self.frames_since, self.frames = time.monotonic(), 0
+        self.checked = time.monotonic()
+        self.user_group = user_group(self.scope["user"].pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
 
-class ExperimentConsumer(_Batched, AsyncJsonWebsocketConsumer):
+    async def leave_user_group(self) -> None:
+        if hasattr(self, "user_group"):
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+
+    def session_key(self) -> str | None:
+        session = self.scope.get("session")
+        return session.session_key if session is not None else None
+
+    async def allowed_now(self) -> bool:
+        self.checked = time.monotonic()
+        return await database_sync_to_async(allowed)(
+            self.session_key(), self.scope["user"], self.experiment_id
+        )
+
+    async def still_allowed(self) -> bool:
+        """The periodic backstop: a full re-check every RECHECK_SECONDS."""
+        if time.monotonic() - self.checked < RECHECK_SECONDS:
+            return True
+        if await self.allowed_now():
+            return True
+        await self.close(code=CLOSED_ACCESS)
+        return False
+
+    async def evolab_access(self, message: dict) -> None:
+        """The user's access changed (access.py): re-check now, close if it is gone."""
+        session = message.get("session")
+        if session is not None and session != self.session_key():
+            return  # another of the user's sessions logged out
+        if not await self.allowed_now():
+            await self.close(code=CLOSED_ACCESS)
+
+
+async def _connect_user(consumer) -> bool:
+    """Accept only a signed-in user; join the user's group for access changes."""
+    if not consumer.scope["user"].is_authenticated:
+        await consumer.close(code=4401)
+        return False
+    await consumer.join_user_group()
+    return True
+
+
+class ExperimentConsumer(_Guarded, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.experiment_id = int(self.scope["url_route"]["kwargs"]["pk"])
+        if self.experiment_id > MAX_ID or not self.scope["user"].is_authenticated:
+            await self.close(code=4404)
+            return
         if not await database_sync_to_async(can_view)(self.scope["user"], self.experiment_id):
             await self.close(code=4404)
             return
-        self.checked = time.monotonic()
         self.last_seq = _after(self.scope.get("query_string", b""))
+        self.asked: int | None = None  # the earliest seq a client asked to replay after
+        self.replay_due = 0.0  # monotonic time before which no asked replay runs
+        self.replay_scheduled = False
+        await _connect_user(self)
         await self.channel_layer.group_add(group_name(self.experiment_id), self.channel_name)
         await self.accept()
         await self.replay()
@@ -72,12 +152,41 @@ class ExperimentConsumer(_Batched, AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(
                 group_name(self.experiment_id), self.channel_name
             )
+        await self.leave_user_group()
 
     async def receive_json(self, content, **kwargs) -> None:
-        """The client may ask for a replay after a given seq (e.g. after it detected a gap)."""
-        if isinstance(content, dict) and isinstance(content.get("after"), int):
-            self.last_seq = max(0, content["after"])
-            await self.replay()
+        """The client may ask for a replay after a given seq (e.g. after it detected a gap).
+        Requests are coalesced (the earliest seq wins) and served at most once a second,
+        each after a fresh permission check."""
+        if not (isinstance(content, dict) and isinstance(content.get("after"), int)):
+            return
+        after = max(0, content["after"])
+        self.asked = after if self.asked is None else min(self.asked, after)
+        wait = self.replay_due - time.monotonic()
+        if wait <= 0:
+            await self.evolab_replay_due({})
+        elif not self.replay_scheduled:
+            self.replay_scheduled = True
+            asyncio.get_running_loop().call_later(wait, self._schedule_replay)
+
+    def _schedule_replay(self) -> None:
+        """The replay runs as a message to this consumer, so it never overlaps another
+        handler (the consumer dispatches one message at a time)."""
+        asyncio.ensure_future(
+            self.channel_layer.send(self.channel_name, {"type": "evolab.replay_due"})
+        )
+
+    async def evolab_replay_due(self, message: dict) -> None:
+        self.replay_scheduled = False
+        if self.asked is None:
+            return
+        after, self.asked = self.asked, None
+        self.replay_due = time.monotonic() + REPLAY_INTERVAL
+        if not await self.allowed_now():
+            await self.close(code=CLOSED_ACCESS)
+            return
+        self.last_seq = after
+        await self.replay()
 
     async def replay(self) -> None:
         while True:
@@ -89,8 +198,7 @@ class ExperimentConsumer(_Batched, AsyncJsonWebsocketConsumer):
                 return
 
     async def evolab_event(self, message: dict) -> None:
-        if not await self._still_allowed():
-            await self.close(code=4403)
+        if not await self.still_allowed():
             return
         event = message["event"]
         if event["seq"] <= self.last_seq:
@@ -103,14 +211,8 @@ class ExperimentConsumer(_Batched, AsyncJsonWebsocketConsumer):
 
     async def evolab_progress(self, message: dict) -> None:
         """Progress is live-only (events.progress): relayed as it comes, without a seq."""
-        if await self._still_allowed():
+        if await self.still_allowed():
             await self.send_json({"seq": None, "kind": "progress", "data": message["data"]})
-
-    async def _still_allowed(self) -> bool:
-        if time.monotonic() - self.checked < RECHECK_SECONDS:
-            return True
-        self.checked = time.monotonic()
-        return await database_sync_to_async(can_view)(self.scope["user"], self.experiment_id)
 
 
 def watched_experiments(user) -> list[int]:
@@ -125,7 +227,7 @@ def watched_experiments(user) -> list[int]:
 LIST_WATCH_LIMIT = 200
 
 
-class ExperimentListConsumer(_Batched, AsyncJsonWebsocketConsumer):
+class ExperimentListConsumer(_Guarded, AsyncJsonWebsocketConsumer):
     """The experiments page's live column: status changes and births of the user's open runs.
 
     It joins the per-experiment groups (no extra broadcast is needed from the step code) and
@@ -133,11 +235,9 @@ class ExperimentListConsumer(_Batched, AsyncJsonWebsocketConsumer):
     """
 
     async def connect(self) -> None:
-        user = self.scope["user"]
-        if not user.is_authenticated:
-            await self.close(code=4401)
+        if not await _connect_user(self):
             return
-        self.watched = await database_sync_to_async(watched_experiments)(user)
+        self.watched = await database_sync_to_async(watched_experiments)(self.scope["user"])
         for pk in self.watched:
             await self.channel_layer.group_add(group_name(pk), self.channel_name)
         await self.accept()
@@ -145,13 +245,30 @@ class ExperimentListConsumer(_Batched, AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for pk in getattr(self, "watched", []):
             await self.channel_layer.group_discard(group_name(pk), self.channel_name)
+        await self.leave_user_group()
+
+    async def receive_json(self, content, **kwargs) -> None:
+        """The list page sends nothing; a frame is ignored (and counted, in receive)."""
+
+    async def evolab_access(self, message: dict) -> None:
+        """Signed out: closed. Still signed in: follow exactly the runs now visible."""
+        if not await self.allowed_now():
+            await self.close(code=CLOSED_ACCESS)
+            return
+        if hasattr(self, "watched"):
+            now = set(await database_sync_to_async(watched_experiments)(self.scope["user"]))
+            for pk in set(self.watched) - now:
+                await self.channel_layer.group_discard(group_name(pk), self.channel_name)
+            for pk in now - set(self.watched):
+                await self.channel_layer.group_add(group_name(pk), self.channel_name)
+            self.watched = list(now)
 
     async def evolab_progress(self, message: dict) -> None:
         """The list shows no per-child progress."""
 
     async def evolab_event(self, message: dict) -> None:
         event = message["event"]
-        if event["kind"] not in (STATUS, BIRTH):
+        if event["kind"] not in (STATUS, BIRTH) or not await self.still_allowed():
             return
         data = event["data"]
         # A birth says which individual, not which run: read the run's new totals, scoped to

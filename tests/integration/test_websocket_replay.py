@@ -11,22 +11,10 @@ from .harness import run_async
 
 pytestmark = pytest.mark.integration
 
-CONFIG = {
-    "dataset": "digits",
-    "population": 3,
-    "workers": 1,
-    "steps_per_child": 5,
-    "max_individuals": 6,
-    "seed": 2,
-}
 
-
-@pytest.fixture(scope="module")
-def run(stack):
-    s = stack.session("mia")
-    exp = stack.create(s, CONFIG, name="ws")
-    stack.wait_status(s, exp["id"], ("finished",), timeout=120)
-    return stack, s, exp["id"]
+@pytest.fixture
+def run(finished_run):
+    return finished_run
 
 
 def ws_url(stack, exp_id, after=0):

@@ -28,12 +28,12 @@ ALLOWED = {
 NO_FRAMEWORK = ("evolab.evolution", "evolab.environment", "evolab.datasets")
 # Inside evolab.experiments: a module imports only modules of its own layer or below.
 LAYERS = [
-    {"models", "config", "storage", "apps"},
-    {"events", "sender", "reads", "children", "leases", "portable", "postgres", "claims",
+    {"models", "config", "storage"},
+    {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains"},
     {"services", "imports", "downloads", "dashboard"},
     {"views", "api", "api_filters", "consumers", "routing", "urls", "forms", "admin",
-     "management"},
+     "management", "apps"},
 ]  # fmt: skip
 
 
