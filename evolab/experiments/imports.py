@@ -5,9 +5,11 @@ safetensors) to a run that has not started: they join its initial population, ar
 like any individual (from the uploaded weights) and compete from there. Everything is
 validated before anything is stored: the DNA by the engine (hostile JSON, limits, memory
 for the run's batch and input), the weights by reading the safetensors header ourselves
-(length, JSON, dtypes, offsets inside the file and not overlapping) and then loading them
-into the network the DNA builds. Pickles, TorchScript/zip archives and ONNX files are
-refused by name; nothing is ever unpickled.
+(length, JSON, string metadata, dtypes, tensors that tile the data exactly: no overlap, gap
+or trailing bytes) and then comparing each tensor's name and shape with the network the DNA
+builds, built on PyTorch's "meta" device: validation allocates no parameter memory, however
+large the DNA (the web process never holds a model). Pickles, TorchScript/zip archives and
+ONNX files are refused by name; nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from .models import Experiment, Individual, State, Status
 MAX_DNA_BYTES = 1_000_000
 MAX_HEADER_BYTES = 1_000_000
 DTYPES = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8, "I64": 8}
-KNOWN_CLASSES = {"digits": 10, "cifar10": 10, "cifar100": 100}
+KNOWN_CLASSES = {"digits": 10, "cifar10": 10, "cifar100": 100, "mnist": 10,
+                 "fashion-mnist": 10, "kmnist": 10}  # fmt: skip
 
 
 class ImportError_(ValueError):
@@ -73,10 +76,19 @@ def check_safetensors(data: bytes) -> dict:
     return header
 
 
+def _check_metadata(metadata: object) -> None:
+    if not (
+        isinstance(metadata, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items())
+    ):
+        raise ImportError_("weights", "safetensors __metadata__ must map strings to strings")
+
+
 def _check_tensors(header: dict, body: int) -> None:
     spans = []
     for name, info in header.items():
         if name == "__metadata__":
+            _check_metadata(info)
             continue
         if not isinstance(info, dict) or info.get("dtype") not in DTYPES:
             raise ImportError_("weights", f"tensor {str(name)[:60]!r}: unsupported dtype")
@@ -99,6 +111,10 @@ def _check_tensors(header: dict, body: int) -> None:
     spans.sort()
     if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
         raise ImportError_("weights", "tensors overlap in the file")
+    # The format's rule: the tensors tile the data buffer, with nothing between or after.
+    ends = [0, *(end for _, end in spans)]
+    if any(start != end for (start, _), end in zip(spans, ends, strict=False)) or ends[-1] != body:
+        raise ImportError_("weights", "bytes between or after the tensors (not safetensors)")
 
 
 def parse_dna(data: bytes, exp: Experiment) -> DNA:
@@ -118,20 +134,33 @@ def parse_dna(data: bytes, exp: Experiment) -> DNA:
         raise ImportError_("dna", f"invalid DNA: {exc}") from None
 
 
-def check_weights_fit(data: bytes, dna: DNA, exp: Experiment) -> None:
-    """Load the (already header-checked) tensors into the network the DNA builds."""
-    from safetensors.torch import load
+def check_weights_fit(header: dict, dna: DNA, exp: Experiment) -> None:
+    """Every tensor the DNA's network has, of its shape, and nothing else (header-checked
+    already). The network is built on the meta device: shapes without memory."""
+    import torch
 
     from evolab.evolution.network import build_network
 
     classes = KNOWN_CLASSES.get(exp.cfg.dataset)
     if classes is None:  # image folders: the class count is known only to the workers
         return
-    model = build_network(dna, exp.cfg.in_shape, classes)
-    try:
-        model.load_state_dict(load(data), strict=True)
-    except (RuntimeError, ValueError) as exc:
-        raise ImportError_("weights", f"weights do not fit this DNA: {str(exc)[:300]}") from None
+    with torch.device("meta"):
+        model = build_network(dna, exp.cfg.in_shape, classes)
+    wanted = {name: list(t.shape) for name, t in model.state_dict().items()}
+    given = {name: info["shape"] for name, info in header.items() if name != "__metadata__"}
+    missing, unexpected = sorted(wanted.keys() - given.keys()), sorted(given.keys() - wanted)
+    wrong = sorted(n for n in wanted.keys() & given.keys() if wanted[n] != given[n])
+    problems = [
+        f"{what}: {', '.join(n[:60] for n in names[:5])}"
+        for what, names in (
+            ("missing", missing),
+            ("unexpected", unexpected),
+            ("wrong shape", wrong),
+        )  # fmt: skip
+        if names
+    ]
+    if problems:
+        raise ImportError_("weights", f"weights do not fit this DNA ({'; '.join(problems)})")
 
 
 def import_seed(exp_id: int, dna_bytes: bytes, weights: bytes | None, user) -> Individual:
@@ -141,8 +170,7 @@ def import_seed(exp_id: int, dna_bytes: bytes, weights: bytes | None, user) -> I
     if weights is not None:
         if len(weights) > settings.EVOLAB_MAX_UPLOAD_MB * 2**20:
             raise ImportError_("weights", f"weights over {settings.EVOLAB_MAX_UPLOAD_MB} MiB")
-        check_safetensors(weights)
-        check_weights_fit(weights, dna, exp)
+        check_weights_fit(check_safetensors(weights), dna, exp)
     with transaction.atomic():
         exp = Experiment.objects.select_for_update().get(pk=exp_id)
         if exp.status != Status.QUEUED:

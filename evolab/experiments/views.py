@@ -52,10 +52,15 @@ def experiment_list(request: HttpRequest) -> HttpResponse:
     return render(request, "experiments/list.html", context)
 
 
+def _plain_id(text: str) -> bool:
+    """ASCII digits within a database id's range ('²' is a digit to str.isdigit, not to int)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
 @login_required
 def experiment_compare(request: HttpRequest) -> HttpResponse:
     """Best-so-far curves of chosen runs overlaid: the paper's repeatability figure."""
-    ids = [int(x) for x in request.GET.getlist("ids") if x.isdigit()][:12]
+    ids = [int(x) for x in request.GET.getlist("ids") if _plain_id(x)][:12]
     runs = list(Experiment.objects.for_teams(teams_for(request.user)).filter(pk__in=ids))
     runs.sort(key=lambda e: ids.index(e.pk))
     return render(request, "experiments/compare.html", {"runs": dashboard.compare(runs)})

@@ -5,6 +5,7 @@ import io
 import json
 import pickle
 import random
+import resource
 import struct
 import zipfile
 
@@ -111,6 +112,31 @@ HOSTILE_WEIGHTS = {
         ),
         "overlap",
     ),
+    "metadata not a string map": (header({"__metadata__": {"format": 1}}), "__metadata__"),
+    "a gap between tensors": (
+        header(
+            {
+                "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                "b": {"dtype": "F32", "shape": [2], "data_offsets": [12, 20]},
+            },
+            b"\0" * 20,
+        ),
+        "between or after",
+    ),
+    "bytes after the last tensor": (
+        header({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 12),
+        "between or after",
+    ),
+    "no tensors at all": (header({}), "do not fit"),
+    "the right tensors in the wrong shapes": (
+        save(
+            {
+                k: v.reshape(-1)
+                for k, v in build_network(seed_dna(), (1, 8, 8), 10).state_dict().items()
+            }
+        ),
+        "wrong shape",
+    ),
     "tensors of another network": (
         save({"convs.e9.weight": torch.zeros(1, 1, 3, 3)}),
         "do not fit",
@@ -126,6 +152,35 @@ def test_hostile_weights_are_refused_and_change_nothing(name, queued, member):
     assert not Individual.objects.filter(experiment=queued).exists()
     queued.refresh_from_db()
     assert queued.individuals_created == 0
+
+
+def huge_dna() -> DNA:
+    """Within the engine's limits (three 11x11 convs, up to 2,048 channels: ~523M
+    parameters, ~6 GiB to train), so only the weights can be refused."""
+    conv = {"kind": "conv", "backbone": True, "filter_h": 11.0, "filter_w": 11.0}
+    edges = [
+        {"id": "e1", "src": "v0", "dst": "v2", "channel_factor": 64.0, "stride_log2": 1.0},
+        {"id": "e2", "src": "v2", "dst": "v3", "channel_factor": 32.0, "stride_log2": 1.0},
+        {"id": "e3", "src": "v3", "dst": "v1", "channel_factor": 1.0, "stride_log2": 1.0},
+    ]
+    vertices = [{"id": v, "role": r, "activation": "linear"}
+                for v, r in (("v0", "input"), ("v2", "hidden"), ("v3", "hidden"),
+                             ("v1", "output"))]  # fmt: skip
+    edges = [{**conv, **e} for e in edges]
+    return DNA.from_json(
+        {"schema": 1, "learning_rate": 0.1, "next_id": 4, "vertices": vertices, "edges": edges}
+    )
+
+
+def test_checking_weights_for_a_huge_dna_allocates_no_parameters(queued, member):
+    """The network is built on the meta device: ~2 GiB of float32 it would have been."""
+    dna = huge_dna()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    r = upload(member, queued, dna_file(dna), header({}))
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert r.status_code == 400 and "do not fit" in str(r.json()["weights"]), r.json()
+    assert grown_mib < 300, grown_mib
+    assert not Individual.objects.filter(experiment=queued).exists()
 
 
 @pytest.mark.parametrize(
