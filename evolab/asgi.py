@@ -11,6 +11,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from evolab.experiments.routing import websocket_router  # noqa: E402
+from evolab.launcher_watch import die_with_launcher  # noqa: E402
 from evolab.ws_origin import StrictOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -21,3 +22,5 @@ application = ProtocolTypeRouter(
         "websocket": StrictOriginValidator(AuthMiddlewareStack(websocket_router)),
     }
 )
+
+die_with_launcher()  # `make run`'s web server stops when its launcher is killed

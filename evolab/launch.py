@@ -97,12 +97,13 @@ def main() -> None:
     from django.conf import settings
     from honcho.manager import Manager
 
+    from evolab.launcher_watch import launched_env
     from evolab.worker_launch import visible_gpus, worker_commands
 
     _bootstrap()
     port = settings.EVOLAB_PORT
     python = sys.executable
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **launched_env()}
     manager = Manager()
     if settings.REDIS_IS_EMBEDDED:
         manager.add_process("redis", f"{python} -m evolab.embedded_redis", env=env)

@@ -1,8 +1,11 @@
 """The Celery worker's entry point (`celery -A workers.celery worker`): the app of
 `evolab.taskqueue`, with this package's tasks registered."""
 
-from celery.signals import worker_process_init
+import signal
 
+from celery.signals import worker_init, worker_process_init
+
+from evolab.launcher_watch import die_with_launcher, die_with_parent
 from evolab.taskqueue import app
 
 __all__ = ["app"]
@@ -15,3 +18,15 @@ def _one_thread_per_process(**_kwargs) -> None:
     from django.conf import settings
 
     torch.set_num_threads(settings.EVOLAB_TORCH_THREADS)
+
+
+@worker_process_init.connect
+def _die_with_the_worker(**_kwargs) -> None:
+    """A pool process ends when its Celery parent does, even one killed with SIGKILL."""
+    die_with_parent(signal.SIGKILL)
+
+
+@worker_init.connect
+def _die_with_the_launcher(**_kwargs) -> None:
+    """Started by `make run` or `gpuworkers`: a cold shutdown when the launcher is gone."""
+    die_with_launcher(signal.SIGQUIT)

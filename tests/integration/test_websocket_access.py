@@ -94,7 +94,7 @@ def test_removing_a_viewer_closes_their_open_sockets_within_a_second(world):
             return closed, runs.state.name
 
     (code, seconds), list_state = run_async(scenario())
-    assert code == 4403 and seconds < CLOSE_WITHIN, (code, seconds, [p.read_text()[-3000:] for p in stack.tmp.glob("web*.log")])
+    assert code == 4403 and seconds < CLOSE_WITHIN, (code, seconds, stack.logs())
     assert list_state == "OPEN"  # the list socket stays (it now follows no run of Vision)
     with pytest.raises((InvalidStatus, ConnectionClosed)):  # and a new socket is refused
         run_async(drain_one(url(stack, exp_id), headers(stack, wes)))

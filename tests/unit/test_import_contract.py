@@ -19,13 +19,21 @@ ALLOWED = {
     "evolab.evolution": set(),
     "evolab.environment": set(),
     "evolab.datasets": set(),
+    "evolab.launcher_watch": set(),
     "evolab.accounts": {"evolab.evolution", "evolab.environment"},
     "evolab.experiments": {"evolab.evolution", "evolab.accounts", "evolab.datasets",
-                           "evolab.environment", "evolab.taskqueue", "evolab.worker_launch"},
+                           "evolab.environment", "evolab.taskqueue", "evolab.worker_launch",
+                           "evolab.launcher_watch"},
     "workers": {"evolab.evolution", "evolab.accounts", "evolab.experiments", "evolab.datasets",
-                "evolab.environment", "evolab.taskqueue", "evolab.worker_launch"},
+                "evolab.environment", "evolab.taskqueue", "evolab.worker_launch",
+                "evolab.launcher_watch"},
 }  # fmt: skip
-NO_FRAMEWORK = ("evolab.evolution", "evolab.environment", "evolab.datasets")
+NO_FRAMEWORK = (
+    "evolab.evolution",
+    "evolab.environment",
+    "evolab.datasets",
+    "evolab.launcher_watch",
+)
 # Inside evolab.experiments: a module imports only modules of its own layer or below.
 LAYERS = [
     {"models", "config", "storage"},

@@ -6,7 +6,8 @@
   (bench/RESULTS-gpu.md). Without MPS processes only time-slice the GPU: 1 by default;
 - no GPU: one process per core, one torch thread each (--cpu-processes to override).
 Every process consumes the deployment's step queue (EVOLAB_QUEUE) and keeps its dataset on
-its device across children. Ctrl-C / SIGTERM stops all of them (honcho).
+its device across children. Ctrl-C / SIGTERM stops all of them (honcho); if this command is
+killed outright they stop themselves (evolab/launcher_watch.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from evolab.launcher_watch import launched_env
 from evolab.worker_launch import (
     default_per_gpu,
     mps_control,
@@ -94,7 +96,7 @@ class Command(BaseCommand):
 
         manager = Manager()
         for name, cmd, env in procs:
-            manager.add_process(name, cmd, env={**os.environ, **env})
+            manager.add_process(name, cmd, env={**os.environ, **launched_env(), **env})
         try:
             manager.loop()
         finally:
