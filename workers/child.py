@@ -32,14 +32,16 @@ def device(settings) -> torch.device:
     return _DEVICE
 
 
-_ON_DEVICE: dict[tuple[str, int], Dataset] = {}
+_ON_DEVICE: dict[tuple, Dataset] = {}
 
 
 def dataset_for(config: dict[str, Any], settings) -> Dataset:
     """The run's dataset on this worker's device, loaded and moved once per process."""
-    key = (config["dataset"], config["seed"])
+    # A run stored before val_size existed has no such key: the default split.
+    name, seed, val_size = config["dataset"], config["seed"], config.get("val_size")
+    key = (name, seed, val_size, str(settings.EVOLAB_DATA_DIR))
     if key not in _ON_DEVICE:
-        data = load_dataset(config["dataset"], settings.EVOLAB_DATA_DIR, config["seed"])
+        data = load_dataset(name, settings.EVOLAB_DATA_DIR, seed, val_size=val_size)
         _ON_DEVICE[key] = data.to(device(settings))
     return _ON_DEVICE[key]
 

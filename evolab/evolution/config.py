@@ -15,10 +15,16 @@ SELECTIONS = ("tournament", "aging", "random")
 # Input shape (C, H, W) per dataset kind; image folders are resized to 32x32 RGB on load.
 IN_SHAPES = {
     "digits": (1, 8, 8),
+    "mnist": (1, 28, 28),
+    "fashion-mnist": (1, 28, 28),
+    "kmnist": (1, 28, 28),
     "cifar10": (3, 32, 32),
     "cifar100": (3, 32, 32),
     "folder": (3, 32, 32),
 }
+# The sets with an official test split, whose validation images are held out of the training
+# set: `val_size` of them (None: 5,000, or a tenth of a smaller set). evolab.datasets too.
+WITH_TEST_SPLIT = ("mnist", "fashion-mnist", "kmnist", "cifar10", "cifar100")
 MAX_SAMPLE_SIZE = 25  # aging S: Real et al. 2019 sample S=25 of P=100
 
 
@@ -45,6 +51,7 @@ class EvolutionConfig:
     target_accuracy: float | None = None  # budget: stop at this validation accuracy (0-1)
     plateau_individuals: int | None = None  # auto escape: boost mutations after N without gain
     ensemble_k: int = 2
+    val_size: int | None = None  # validation images held out of an official training set
 
     @property
     def dataset_kind(self) -> str:

@@ -11,7 +11,7 @@ import argparse
 import os
 from dataclasses import dataclass, replace
 
-from evolab.datasets import DATASETS
+from evolab.datasets import DATASETS, WITH_TEST_SPLIT, is_known
 from evolab.environment import TrainingOptions, env_path, training_options
 from evolab.evolution.config import EvolutionConfig
 from evolab.evolution.selection import SCHEMES
@@ -33,6 +33,7 @@ class RunConfig:
     workers: int = 1
     mutations_per_child: int = 1
     ensemble_k: int = 2
+    val_size: int | None = None
     batch_size: int = BATCH_SIZE
     device: str = "auto"
     out: str | None = None
@@ -55,6 +56,7 @@ class RunConfig:
             max_seconds=self.time_budget,  # type: ignore[arg-type]
             target_accuracy=self.target_accuracy,
             ensemble_k=self.ensemble_k,
+            val_size=self.val_size,
         )
 
     @property
@@ -106,6 +108,13 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     p.add_argument("--mutations-per-child", type=int, default=1)
     p.add_argument("--ensemble-k", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    p.add_argument(
+        "--val-size",
+        type=int,
+        default=None,
+        help=f"validation images held out of the training set of {', '.join(WITH_TEST_SPLIT)} "
+        "(default 5,000, or a tenth of a smaller training set; at most half)",
+    )
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cuda or cpu")
     p.add_argument("--out", default=None, help="write the run as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")  # fmt: skip
@@ -126,8 +135,10 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
 
 
 def _config_problem(c: RunConfig) -> str | None:
-    if c.dataset not in ("digits", "cifar10", "cifar100") and not c.dataset.startswith("folder:"):
+    if not is_known(c.dataset):
         return f"--dataset must be one of {', '.join(DATASETS)}"
+    if c.val_size is not None and (c.dataset not in WITH_TEST_SPLIT or c.val_size < 1):
+        return f"--val-size is a positive number of images, for {', '.join(WITH_TEST_SPLIT)}"
     positive = {"--population": c.population, "--steps": c.steps, "--workers": c.workers,
                 "--mutations-per-child": c.mutations_per_child, "--ensemble-k": c.ensemble_k,
                 "--batch-size": c.batch_size}  # fmt: skip

@@ -12,7 +12,7 @@ import os
 import queue
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from safetensors.torch import load as load_weights
@@ -57,6 +57,7 @@ class WorkerSetup:
     seed: int
     threads: int
     options: TrainingOptions
+    val_size: int | None = field(default=None, kw_only=True)
 
 
 def worker_main(setup: WorkerSetup, tasks: mp.Queue, results: mp.Queue) -> None:
@@ -66,7 +67,8 @@ def worker_main(setup: WorkerSetup, tasks: mp.Queue, results: mp.Queue) -> None:
     device = pick_device(setup.options.device)
     try:
         # Workers never see the test split: fitness is validation only (§5, §8).
-        data = load_dataset(setup.dataset, setup.data_dir, setup.seed).without_test()
+        data = load_dataset(setup.dataset, setup.data_dir, setup.seed, setup.val_size)
+        data = data.without_test()
         data = data.to(device)
         _warm_up(data, device, setup.options)
     except Exception:

@@ -83,10 +83,11 @@ class _Run:
 def run(config: RunConfig) -> dict[str, Any]:
     """Evolve until the budget is spent; return the JSON-able run report."""
     options = config.training
-    data = load_dataset(config.dataset, config.data_dir, config.seed)
+    data = load_dataset(config.dataset, config.data_dir, config.seed, config.val_size)
     store = MemoryStore(config.evolution, options.max_child_memory_mb)
-    setup = WorkerSetup(config.dataset, config.data_dir, config.seed,
-                        max(1, cpu_cores() // config.workers), options)  # fmt: skip
+    threads = max(1, cpu_cores() // config.workers)
+    setup = WorkerSetup(config.dataset, config.data_dir, config.seed, threads, options,
+                        val_size=config.val_size)  # fmt: skip
     pool = WorkerPool(setup, config.workers)
     bar = tqdm(total=config.individuals, unit="child", disable=config.quiet, dynamic_ncols=True)
     state = _Run(config, store, pool, bar)
@@ -138,6 +139,7 @@ def _report(
     members = [store.individuals[n] for n in sorted(store.individuals)]
     return {
         "config": asdict(config),
+        "dataset_split": data.split,  # sizes, seed, sha256 of the files: as the web app keeps it
         "individuals": [m.to_json() for m in members],
         "best": tested,
         "curve": curve,

@@ -62,6 +62,7 @@ def test_a_tournament_run_writes_every_field_and_a_parent_for_every_child(tmp_pa
     assert best["ensemble"]["k"] == 2 and best["ensemble"]["ids"][0] == best["id"]
     assert tested == [2]  # the test split is used once, at the end
     assert report["curve"] and report["config"]["population"] == 4
+    assert report["dataset_split"]["fingerprint"].startswith("sha256:")  # as the web app keeps
     assert report["totals"]["individuals"] == 12
 
 
@@ -89,7 +90,9 @@ def test_aging_and_random_search_runs_complete(tmp_path, monkeypatch, selection)
         ["--population", "5", "--individuals", "3"],
         ["--selection", "lottery"],
         ["--steps", "0"],
-        ["--dataset", "mnist"],
+        ["--dataset", "imagenet"],
+        ["--dataset", "digits", "--val-size", "100"],  # digits holds out fixed fractions
+        ["--dataset", "mnist", "--val-size", "0"],
         ["--individuals", "0"],
         ["--target-accuracy", "2"],
     ],
@@ -99,3 +102,9 @@ def test_bad_arguments_are_argparse_errors(flags, capsys):
         config.parse_args(flags)
     assert exit_.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_the_mnist_format_sets_and_val_size_are_accepted():
+    parsed = config.parse_args(["--dataset", "fashion-mnist", "--val-size", "1000"])
+    assert (parsed.dataset, parsed.val_size) == ("fashion-mnist", 1000)
+    assert parsed.evolution.val_size == 1000 and parsed.evolution.in_shape == (1, 28, 28)
