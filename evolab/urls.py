@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from evolab.accounts.api import TeamViewSet
-from evolab.experiments.api import ExperimentViewSet, IndividualViewSet
+from evolab.experiments.api import DatasetViewSet, ExperimentViewSet, IndividualViewSet
 
 from .health import healthz
 
@@ -15,6 +15,7 @@ router.include_format_suffixes = False
 router.register("teams", TeamViewSet, basename="api-team")
 router.register("experiments", ExperimentViewSet, basename="api-experiment")
 router.register("individuals", IndividualViewSet, basename="api-individual")
+router.register("datasets", DatasetViewSet, basename="api-dataset")
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/experiments/", permanent=False)),

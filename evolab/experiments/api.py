@@ -4,6 +4,7 @@ changes go through `services`; downloads are built by `downloads`."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -20,6 +21,7 @@ from rest_framework.response import Response
 
 from evolab.accounts.models import Role
 from evolab.accounts.services import teams_for
+from evolab.datasets import list_datasets
 
 from . import downloads, imports, services
 from .api_filters import (
@@ -44,8 +46,21 @@ class BestSerializer(serializers.Serializer):
     val_accuracy = serializers.FloatField(allow_null=True)
 
 
+class SplitSerializer(serializers.Serializer):
+    """How the run's dataset was split when it was created (evolab.datasets.split_record)."""
+
+    train = serializers.IntegerField()
+    val = serializers.IntegerField()
+    test = serializers.IntegerField()
+    seed = serializers.IntegerField()
+    val_size = serializers.IntegerField(allow_null=True, help_text="as configured (null: default)")
+    stratified = serializers.BooleanField()
+    fingerprint = serializers.CharField(help_text="sha256 of the dataset's source files")
+
+
 class ExperimentSerializer(serializers.ModelSerializer):
     best = serializers.SerializerMethodField()
+    dataset_split = SplitSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Experiment
@@ -66,6 +81,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "ended",
             "failure_reason",
             "last_seq",
+            "dataset_split",
         ]
         read_only_fields = fields
 
@@ -394,3 +410,35 @@ class IndividualViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     def download(self, request, pk=None) -> HttpResponse:
         ind = self.get_object()
         return downloads.individual_download(ind, request.query_params.get("format", "bundle"))
+
+
+class DatasetSerializer(serializers.Serializer):
+    """A dataset and whether its files are installed (evolab.datasets.catalog)."""
+
+    name = serializers.CharField(help_text="the config's dataset value")
+    title = serializers.CharField()
+    state = serializers.ChoiceField(["ready", "missing", "invalid"])
+    shape = serializers.ListField(child=serializers.IntegerField(), help_text="C, H, W")
+    num_classes = serializers.IntegerField(allow_null=True)
+    train = serializers.IntegerField(allow_null=True, help_text="with the default val_size")
+    val = serializers.IntegerField(allow_null=True)
+    test = serializers.IntegerField(allow_null=True)
+    stratified = serializers.BooleanField(help_text="validation held out class by class")
+    source = serializers.CharField(help_text="where the files were found")
+    expected = serializers.ListField(
+        child=serializers.CharField(), help_text="missing: the files expected, and where"
+    )
+    reason = serializers.CharField(help_text="missing or invalid: why, in words")
+
+
+class DatasetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The datasets a run can use, each ready (with its split sizes and shape) or missing
+    (with the files it expects under EVOLAB_DATA_DIR, or the package that installs them).
+    The same for every signed-in user: only the installation's own datasets."""
+
+    serializer_class = DatasetSerializer
+    pagination_class = Pagination
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return [entry.to_json() for entry in list_datasets(settings.EVOLAB_DATA_DIR)]

@@ -12,11 +12,14 @@ import math
 import re
 from typing import Any
 
-from evolab.evolution.config import IN_SHAPES, SELECTIONS, EvolutionConfig
+from evolab.evolution.config import IN_SHAPES, SELECTIONS, WITH_TEST_SPLIT, EvolutionConfig
 
 __all__ = ["IN_SHAPES", "SELECTIONS", "ConfigError", "ExperimentConfig", "validate_config"]
 
-BUILTIN_DATASETS = ("digits", "cifar10", "cifar100")
+BUILTIN_DATASETS = tuple(kind for kind in IN_SHAPES if kind != "folder")
+# An unknown key is named in the error, shortened, and only the first few of them.
+SHOWN_KEY_CHARS = 40
+SHOWN_KEYS = 5
 _FOLDER_NAME = re.compile(r"^folder:[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 # The one config of a run is the engine's; this module only validates users' JSON into it.
 ExperimentConfig = EvolutionConfig
@@ -40,7 +43,7 @@ _INTS = {
     "mutations_per_child": 1,
     "ensemble_k": 1,
 }
-_OPTIONAL_INTS = {"max_seconds": 1, "plateau_individuals": 1, "sample_size": 1}
+_OPTIONAL_INTS = {"max_seconds": 1, "plateau_individuals": 1, "sample_size": 1, "val_size": 1}
 
 
 def _as_int(value: Any) -> int | None:
@@ -78,6 +81,7 @@ def _check_ints(raw: dict, limits: dict, errors: dict, out: dict) -> None:
         "ensemble_k": 25,
         "max_seconds": 10 * 365 * 86400,
         "plateau_individuals": limits["max_individuals"],
+        "val_size": 1_000_000,  # the loader checks it against the training set's size
     }
     for name, low in {**_INTS, **_OPTIONAL_INTS}.items():
         if name not in raw or (name in _OPTIONAL_INTS and raw[name] in (None, "")):
@@ -104,6 +108,11 @@ def _check_rest(raw: dict, errors: dict, out: dict) -> None:
         ]
     else:
         out["dataset"] = dataset
+        if raw.get("val_size") not in (None, "") and dataset not in WITH_TEST_SPLIT:
+            errors.setdefault("val_size", []).append(
+                f"Applies to the sets with a test split ({', '.join(WITH_TEST_SPLIT)}); "
+                "digits and image folders hold out fixed fractions."
+            )
     selection = raw.get("selection", ExperimentConfig.selection)
     if selection not in SELECTIONS:
         errors["selection"] = [f"Choose one of {', '.join(SELECTIONS)}."]
@@ -123,14 +132,21 @@ def _check_rest(raw: dict, errors: dict, out: dict) -> None:
             out["target_accuracy"] = value
 
 
+def _shortened(keys: list[str]) -> str:
+    """Key names as an error shows them: each cut to SHOWN_KEY_CHARS, at most SHOWN_KEYS."""
+    shown = [k if len(k) <= SHOWN_KEY_CHARS else f"{k[:SHOWN_KEY_CHARS]}…" for k in keys]
+    more = len(shown) - SHOWN_KEYS
+    return ", ".join(shown[:SHOWN_KEYS]) + (f" and {more} more" if more > 0 else "")
+
+
 def validate_config(raw: Any, limits: dict[str, int]) -> ExperimentConfig:
     """Return a clean config or raise ConfigError with messages per field. Changes nothing."""
     if not isinstance(raw, dict):
         raise ConfigError({"config": ["Expected an object of settings."]})
-    unknown = sorted(set(raw) - set(ExperimentConfig.field_names()))
+    unknown = sorted(map(str, set(raw) - set(ExperimentConfig.field_names())))
     errors: dict[str, list[str]] = {}
     if unknown:
-        errors["config"] = [f"Unknown setting(s): {', '.join(map(str, unknown))}."]
+        errors["config"] = [f"Unknown setting(s): {_shortened(unknown)}."]
     out: dict[str, Any] = {}
     _check_ints(raw, limits, errors, out)
     _check_rest(raw, errors, out)

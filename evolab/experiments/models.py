@@ -68,6 +68,9 @@ class Experiment(models.Model):
     started = models.DateTimeField(null=True, blank=True)
     ended = models.DateTimeField(null=True, blank=True)
     cloned_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
+    # The split at creation: sizes, seed, val_size and a sha256 of the dataset's source files
+    # (evolab.datasets.split_record), so a run shows which data it used. None before 0006.
+    dataset_split = models.JSONField(null=True, blank=True)
     # Running totals, kept by the step commit so pages never aggregate the whole population.
     last_seq = models.BigIntegerField(default=0)
     individuals_created = models.IntegerField(default=0)

@@ -27,13 +27,17 @@ def create_experiment(
     """Validate and store a new run (raises ConfigError, changing nothing, on bad input)."""
     if not isinstance(config, ExperimentConfig):
         config = validate_config(config, settings.EVOLAB_LIMITS)
-    check_dataset(config.dataset)
+    split = dataset_split(config)
     name = (name or "").strip()
     if not name:
         raise ValueError("Give the experiment a name.")
     with transaction.atomic():
         exp = Experiment.objects.create(
-            team=team, creator=creator, name=name[:200], config=config.to_json()
+            team=team,
+            creator=creator,
+            name=name[:200],
+            config=config.to_json(),
+            dataset_split=split,
         )
         if start:
             control(exp.pk, "start")
@@ -41,12 +45,24 @@ def create_experiment(
     return exp
 
 
-def check_dataset(name: str) -> None:
-    """A run on files that are not there would fail in every worker: refuse it up front."""
+def check_dataset(name: str, val_size: int | None = None) -> None:
+    """A run on files that are not there would fail in every worker: refuse it up front.
+    Cheap (names and headers), so the form checks it too."""
     from evolab.datasets import DatasetError, check_available  # noqa: PLC0415
 
     try:
-        check_available(name, settings.EVOLAB_DATA_DIR)
+        check_available(name, settings.EVOLAB_DATA_DIR, val_size)
+    except DatasetError as exc:
+        raise ConfigError({"dataset": [str(exc)]}) from None
+
+
+def dataset_split(config: ExperimentConfig) -> dict:
+    """The split a run records (sizes, seed, val_size, sha256 of the source files); raises
+    ConfigError naming the expected files when they are not there."""
+    from evolab.datasets import DatasetError, split_record  # noqa: PLC0415
+
+    try:
+        return split_record(config.dataset, settings.EVOLAB_DATA_DIR, config.seed, config.val_size)
     except DatasetError as exc:
         raise ConfigError({"dataset": [str(exc)]}) from None
 
@@ -76,6 +92,10 @@ def control(experiment_id: int, action: str) -> Experiment:
 
 def clone(experiment_id: int, creator, name: str | None = None) -> Experiment:
     source = Experiment.objects.get(pk=experiment_id)
+    try:  # the files as they are now; a clone of a run whose files are gone records none
+        split = dataset_split(source.cfg)
+    except ConfigError:
+        split = None
     with transaction.atomic():
         exp = Experiment.objects.create(
             team=source.team,
@@ -83,6 +103,7 @@ def clone(experiment_id: int, creator, name: str | None = None) -> Experiment:
             name=name or f"{source.name} (clone)",
             config=dict(source.config),
             cloned_from=source,
+            dataset_split=split,
         )
     return exp
 

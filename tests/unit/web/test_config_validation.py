@@ -64,3 +64,29 @@ def test_unknown_settings_are_refused_not_ignored():
 
 def test_a_non_object_config_is_refused():
     assert errors_for([1, 2])["config"]
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist", "kmnist"])
+def test_the_mnist_format_sets_are_accepted_with_a_val_size(dataset):
+    cfg = validate_config({"dataset": dataset, "val_size": "2000"}, LIMITS)
+    assert (cfg.dataset, cfg.val_size, cfg.in_shape) == (dataset, 2000, (1, 28, 28))
+
+
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        ({"dataset": "digits", "val_size": 100}, "Applies to the sets with a test split"),
+        ({"dataset": "folder:cats", "val_size": 100}, "Applies to the sets with a test split"),
+        ({"dataset": "mnist", "val_size": 0}, "at least 1"),
+        ({"dataset": "mnist", "val_size": "many"}, "whole number"),
+    ],
+)
+def test_a_bad_val_size_is_a_field_error(raw, message):
+    assert message in " ".join(errors_for(raw)["val_size"])
+
+
+def test_huge_unknown_keys_are_shortened_and_only_a_few_named():
+    (message,) = errors_for({"k" * 100_000: 1})["config"]
+    assert "k" * 40 + "…" in message and "k" * 41 not in message
+    (message,) = errors_for({f"extra{i:02}": i for i in range(50)})["config"]
+    assert message == "Unknown setting(s): extra00, extra01, extra02, extra03, extra04 and 45 more."

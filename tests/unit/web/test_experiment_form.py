@@ -1,3 +1,5 @@
+import re
+
 from evolab.experiments.models import Experiment
 
 FORM = {
@@ -47,8 +49,9 @@ def test_a_missing_dataset_file_is_named_with_its_expected_path(client, member, 
     settings.EVOLAB_DATA_DIR = tmp_path
     client.force_login(member)
     page = client.post("/experiments/new/", {**FORM, "dataset": "cifar10"}).content.decode()
-    assert "cifar-10-batches-py" in page and "cifar-10-python.tar.gz" in page
-    assert str(tmp_path) in page
+    assert "EVOLAB_DATA_DIR/cifar-10-batches-py" in page
+    assert "EVOLAB_DATA_DIR/cifar-10-python.tar.gz" in page
+    assert str(tmp_path) not in page  # the page names no server path
     assert Experiment.objects.count() == 0
 
 
@@ -63,3 +66,28 @@ def test_the_api_refuses_a_missing_dataset_with_a_field_error(member, settings, 
     )
     assert r.status_code == 400 and "not found" in str(r.json())
     assert Experiment.objects.count() == 0
+
+
+def test_the_dataset_is_a_select_of_what_is_installed(client, member, settings, tmp_path):
+    from tests.unit.workers.idx_files import write_set
+
+    settings.EVOLAB_DATA_DIR = tmp_path
+    write_set(tmp_path / "MNIST" / "raw")
+    client.force_login(member)
+    page = client.get("/experiments/new/").content.decode()
+    assert '<select name="dataset"' in page and '<option value="digits" selected>' in page
+    assert re.search(r'<option value="mnist">mnist — 54 / 6 / 20 .*1×28×28, 10 classes', page)
+    assert re.search(r'<option value="cifar10" disabled>cifar10 — missing: .*EVOLAB_DATA_DIR', page)
+    assert str(tmp_path) not in page
+
+
+def test_a_run_on_an_mnist_format_set_keeps_its_val_size(client, member, settings, tmp_path):
+    from tests.unit.workers.idx_files import write_set
+
+    settings.EVOLAB_DATA_DIR = tmp_path
+    write_set(tmp_path / "KMNIST" / "raw", gz=True)
+    client.force_login(member)
+    response = client.post("/experiments/new/", {**FORM, "dataset": "kmnist", "val_size": "20"})
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    exp = Experiment.objects.get()
+    assert exp.config["val_size"] == 20 and exp.dataset_split["val"] == 20
