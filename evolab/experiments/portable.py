@@ -23,6 +23,8 @@ from .children import (
 )  # fmt: skip
 from .models import Experiment, Individual, State, Status
 
+MEMBERS = (State.ALIVE, State.TRAINING)  # what the set-point counts
+
 # The child's number and two event seqs, if the run still runs; the boost bookkeeping.
 _TAKE_NUMBER = f"""
 UPDATE {Experiment._meta.db_table} SET
@@ -38,7 +40,8 @@ RETURNING individuals_created, last_seq, individuals_trained, total_flops, best_
 
 
 def apply_draft(draft: Draft, worker: str) -> Claim:
-    """evolab_birth's steps in Python: take the number, re-check the budget, the parent and
+    """evolab_birth's steps in Python: take the number, re-check the budget, the parent, the
+    population (a kill is for a full one only: a child may have failed since the draft) and
     the victim, insert the child; raise Stale (changing nothing) where the draft went stale."""
     exp, plan = draft.exp, draft.plan
     params = [
@@ -65,6 +68,9 @@ def apply_draft(draft: Draft, worker: str) -> Claim:
             if read is None:
                 raise Stale
             parent = inherited(plan.parent, read)
+        members = Individual.objects.filter(experiment_id=exp.pk, state__in=MEMBERS)
+        if members.count() < exp.cfg.population:
+            raise Stale
         out = events.Outbox(exp, reserved=range(exp.last_seq - 1, exp.last_seq + 1))
         if not kill(draft.victim, out, strict=False):
             raise Stale

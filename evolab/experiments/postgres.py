@@ -26,8 +26,8 @@ from .portable import BIRTH_COUNTERS, RETURNING_SEQ
 STALE_SQLSTATE = "EV001"  # raised by evolab_birth when a draft no longer holds
 _BIRTH_CALL = (
     "SELECT * FROM evolab_birth(%s, %s, %s, %s::double precision, %s::double precision, "
-    "%s::timestamptz, %s, %s, %s, %s, %s, %s::timestamptz, %s::bigint, %s::jsonb, %s::jsonb, "
-    "%s::jsonb)"
+    "%s::timestamptz, %s, %s, %s, %s, %s, %s, %s::timestamptz, %s::bigint, %s::jsonb, "
+    "%s::jsonb, %s::jsonb)"
 )
 
 
@@ -59,7 +59,7 @@ def apply_draft(draft: Draft, worker: str) -> Claim:
     params = [
         exp.pk, Status.RUNNING, *_budget_args(exp),
         plan.plateau, plan.boost_remaining, plan.boosted, plan.best_changed_at,
-        draft.victim, died, plan.parent,
+        exp.cfg.population, draft.victim, died, plan.parent,
         _row_json(child), json.dumps(death), json.dumps(events.started_rest(**started)),
     ]  # fmt: skip
     # Not in a transaction: the call is its own, committed the moment it returns. Inside a

@@ -5,12 +5,17 @@
 -- Every statement in a PL/pgSQL function takes a fresh snapshot, so what it checks after the
 -- lock is what the previous holder committed. Any check that fails raises SQLSTATE EV001 and
 -- the whole call, counters included, is rolled back: the caller redrafts.
+-- The signature before the set-point check (migration 0005), so no overload is left behind.
+DROP FUNCTION IF EXISTS evolab_birth(
+    bigint, text, integer, double precision, double precision, timestamptz,
+    boolean, integer, boolean, integer, bigint, timestamptz, bigint, jsonb, jsonb, jsonb);
+
 CREATE OR REPLACE FUNCTION evolab_birth(
     exp_id bigint, running text,
     max_individuals integer, max_flops double precision, target double precision,
     deadline timestamptz,
     plateau boolean, boost integer, boosted boolean, changed integer,
-    victim bigint, died timestamptz, parent bigint,
+    population integer, victim bigint, died timestamptz, parent bigint,
     child jsonb, death jsonb, started jsonb
 ) RETURNS TABLE (
     child_id bigint, child_number integer, first_seq bigint,
@@ -46,6 +51,12 @@ BEGIN
         IF NOT FOUND THEN
             RAISE EXCEPTION 'evolab: the parent died since the draft' USING ERRCODE = 'EV001';
         END IF;
+    END IF;
+    -- A step kills only a full population: if a child failed since the draft (a poison
+    -- child, a corrupted parent), killing now would leave the run one short for good.
+    IF (SELECT count(*) FROM experiments_individual i
+        WHERE i.experiment_id = exp_id AND i.state IN ('alive', 'training')) < population THEN
+        RAISE EXCEPTION 'evolab: the population shrank since the draft' USING ERRCODE = 'EV001';
     END IF;
     -- The tournament's loser dies only if no one killed it since the draft.
     UPDATE experiments_individual SET state = 'dead', died = evolab_birth.died
