@@ -35,10 +35,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 from throughput import CHILDREN, child, synthetic_cifar  # noqa: E402
 
 from evolab.datasets import Dataset, load_dataset  # noqa: E402
+from evolab.environment import TrainingOptions  # noqa: E402
 from evolab.evolution.flops import forward_flops  # noqa: E402
 from evolab.evolution.network import build_network  # noqa: E402
 from evolab.worker_launch import start_mps, stop_mps  # noqa: E402
 from workers.evolve.pool import Task, WorkerPool, WorkerSetup  # noqa: E402
+from workers.trainer import ChildTask  # noqa: E402
 from workers.training import (  # noqa: E402
     GRAPH_MIN_STEPS,
     evaluate,
@@ -184,9 +186,11 @@ def sharing(
     rates = {}
     for n in counts:
         threads = max(1, (os.cpu_count() or 1) // n)
-        setup = WorkerSetup("cifar10", data_dir, 0, "cuda", threads, 50)
+        setup = WorkerSetup("cifar10", data_dir, 0, threads, TrainingOptions(device="cuda"))
         pool = WorkerPool(setup, n)
-        tasks = (Task(ticket, dna, None, steps, ticket) for ticket in itertools.count(1))
+        tasks = (
+            Task(ticket, ChildTask(dna, steps, 50, ticket), None) for ticket in itertools.count(1)
+        )
         try:
             for _ in range(n):
                 pool.submit(next(tasks))
