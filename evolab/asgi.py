@@ -12,14 +12,17 @@ from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from evolab.experiments.routing import websocket_router  # noqa: E402
 from evolab.launcher_watch import die_with_launcher  # noqa: E402
+from evolab.ws_auth import TokenAuthMiddleware  # noqa: E402
 from evolab.ws_origin import StrictOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         # A missing or foreign Origin (scheme, host and port) is refused (cross-site
-        # websocket hijacking).
-        "websocket": StrictOriginValidator(AuthMiddlewareStack(websocket_router)),
+        # websocket hijacking); scripts sign in with an API token header instead.
+        "websocket": StrictOriginValidator(
+            AuthMiddlewareStack(TokenAuthMiddleware(websocket_router))
+        ),
     }
 )
 

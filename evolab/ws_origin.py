@@ -49,7 +49,12 @@ def _own_origin(scope: dict) -> str | None:
 
 
 def origin_allowed(scope: dict) -> bool:
+    """An allowed Origin; or none at all from a client that signs in with an API token
+    (ws_auth.py: no browser can put a token header on a websocket, so no page can hijack
+    one). A missing Origin with a session cookie is refused."""
     origin = _header(scope, b"origin")
+    if origin is None and _header(scope, b"authorization") is not None:
+        return True
     normal = _normal(origin) if origin else None
     if normal is None:
         return False

@@ -61,11 +61,20 @@ def ensure_admin_team(user, name: str = "Default team") -> Team:
     return team
 
 
-def still_signed_in(session_key: str | None, user) -> bool:
-    """Whether the session a websocket was opened with still signs `user` in, read afresh
-    from the session store: False after a logout, an expired session, a password change made
-    elsewhere (the session's auth hash no longer matches) or a deactivated account."""
-    if not session_key or not user.is_authenticated:
+def still_signed_in(session_key: str | None, user, token_id: int | None = None) -> bool:
+    """Whether what a websocket signed in with still signs `user` in, read afresh: its API
+    token (not revoked, the user active), or its session from the session store (False
+    after a logout, an expired session, a password change made elsewhere: the session's auth
+    hash no longer matches, or a deactivated account)."""
+    if not user.is_authenticated:
+        return False
+    if token_id is not None:
+        return (
+            ApiToken.objects.active()
+            .filter(pk=token_id, user_id=user.pk, user__is_active=True)
+            .exists()
+        )
+    if not session_key:
         return False
     store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")(session_key)
     data = store.load()  # {} when the session is gone
@@ -210,9 +219,14 @@ def create_token(user, name: str) -> tuple[ApiToken, str]:
 
 
 def revoke_token(user, token_id: int) -> bool:
-    return bool(
-        ApiToken.objects.active().filter(user=user, pk=token_id).update(revoked=timezone.now())
-    )
+    """Revoke one of the user's tokens; saved (not a bulk update) so that the sockets it
+    opened hear of it (experiments/access.py)."""
+    token = ApiToken.objects.active().filter(user=user, pk=token_id).first()
+    if token is None:
+        return False
+    token.revoked = timezone.now()
+    token.save(update_fields=["revoked"])
+    return True
 
 
 def user_for_token(key: str) -> tuple[object, ApiToken] | None:

@@ -2,10 +2,10 @@
 
 Every socket joins its user's group (`user_group`). A membership created, changed or
 deleted (a role change, a removal, a team deleted with its memberships), a password change,
-a deactivated account or a logout sends that group one `evolab.access` message after the
-transaction commits; each socket then re-checks its session and its permission and closes
-if either is gone (consumers.py). The periodic re-check in the consumers stays as a
-backstop for a message the broker lost.
+a deactivated account, a revoked API token or a logout sends that group one `evolab.access`
+message after the transaction commits; each socket then re-checks its session (or token)
+and its permission and closes if either is gone (consumers.py). The periodic re-check in
+the consumers stays as a backstop for a message the broker lost.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
-from evolab.accounts.models import Membership
+from evolab.accounts.models import ApiToken, Membership
 
 from .sender import sender
 
@@ -36,6 +36,10 @@ def _membership_changed(sender, instance: Membership, **kwargs) -> None:
     access_changed(instance.user_id)
 
 
+def _token_saved(sender, instance: ApiToken, **kwargs) -> None:
+    access_changed(instance.user_id)  # a revoked token closes the sockets it opened
+
+
 def _user_saved(sender, instance, update_fields=None, **kwargs) -> None:
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return  # a login elsewhere changes nothing for this user's open sockets
@@ -51,4 +55,5 @@ def connect_signals() -> None:
     post_save.connect(_membership_changed, sender=Membership, dispatch_uid="evolab.access.m")
     post_delete.connect(_membership_changed, sender=Membership, dispatch_uid="evolab.access.d")
     post_save.connect(_user_saved, sender=get_user_model(), dispatch_uid="evolab.access.u")
+    post_save.connect(_token_saved, sender=ApiToken, dispatch_uid="evolab.access.t")
     user_logged_out.connect(_logged_out, dispatch_uid="evolab.access.logout")

@@ -36,9 +36,12 @@ def can_view(user, experiment_id: int) -> bool:
     return Experiment.objects.for_teams(teams_for(user)).filter(pk=experiment_id).exists()
 
 
-def allowed(session_key: str | None, user, experiment_id: int | None) -> bool:
-    """The socket's session still signs its user in, and (for one run) the user may view it."""
-    if not still_signed_in(session_key, user):
+def allowed(
+    session_key: str | None, user, experiment_id: int | None, token_id: int | None = None
+) -> bool:
+    """The socket's session or API token still signs its user in, and (for one run) the user
+    may view it."""
+    if not still_signed_in(session_key, user, token_id):
         return False
     return experiment_id is None or can_view(user, experiment_id)
 
@@ -93,13 +96,16 @@ class _Guarded:
             await self.channel_layer.group_discard(self.user_group, self.channel_name)
 
     def session_key(self) -> str | None:
+        """The browser session's key; None for a socket signed in with an API token."""
+        if self.scope.get("api_token") is not None:
+            return None
         session = self.scope.get("session")
         return session.session_key if session is not None else None
 
     async def allowed_now(self) -> bool:
         self.checked = time.monotonic()
         return await database_sync_to_async(allowed)(
-            self.session_key(), self.scope["user"], self.experiment_id
+            self.session_key(), self.scope["user"], self.experiment_id, self.scope.get("api_token")
         )
 
     async def still_allowed(self) -> bool:

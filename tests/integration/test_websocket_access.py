@@ -180,3 +180,46 @@ def test_a_path_no_route_serves_is_refused_not_a_500(world, path):
         assert refused.value.response.status_code == 403
     else:
         assert refused.value.rcvd.code == 4404
+
+
+TOKEN = """
+from django.contrib.auth.models import User
+from evolab.accounts.services import create_token
+for name in ("wes", "wes", "oscar"):
+    token, key = create_token(User.objects.get(username=name), "script")
+    print(token.pk, key)
+"""
+
+
+def test_a_script_signs_in_with_a_token_and_its_revocation_closes_the_socket(world):
+    stack, exp_id, *_ = world
+    lines = stack.manage("shell", "-c", TOKEN).strip().splitlines()[-3:]
+    (token_id, key), (_, spare), (_, oscars) = (line.split() for line in lines)
+    wes = stack.session("wes")
+    token = {"Authorization": f"Token {key}"}  # and no Origin: a script, not a browser
+
+    async def scenario():
+        async with websockets.connect(url(stack, exp_id), additional_headers=token) as ws:
+            assert await drain(ws) > 0
+            revoke = f"/accounts/settings/tokens/{token_id}/revoke/"
+            return await closed_after(ws, lambda: post(stack, wes, revoke))
+
+    code, seconds = run_async(scenario())
+    assert code == 4403 and seconds < CLOSE_WITHIN, (code, seconds)
+    refused = [
+        token,  # revoked now
+        {"Authorization": "Token evl_not-a-token"},
+        {"Authorization": "Basic d2VzOnB3"},
+        {"Authorization": f"Token {spare}", "Origin": "http://evil.example"},
+        {"Authorization": f"Token {oscars}"},  # another team's user: no such run for them
+    ]
+    for headers_ in refused:
+        with pytest.raises((InvalidStatus, ConnectionClosed)):
+            run_async(drain_one(url(stack, exp_id), headers_))
+    with_spare = {"Authorization": f"Token {spare}", "Origin": stack.url}
+    assert run_async(drain_one_message(url(stack, exp_id), with_spare))["seq"] == 1
+
+
+async def drain_one_message(address, hdrs) -> dict:
+    async with websockets.connect(address, additional_headers=hdrs) as ws:
+        return json.loads(await asyncio.wait_for(ws.recv(), 5))
