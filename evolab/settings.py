@@ -164,6 +164,22 @@ CHANNEL_LAYERS = {
     }
 }
 
+# Django's cache holds the sign-in throttle's counters (evolab/accounts/throttle.py), which
+# every web process must share: Redis when REDIS_URL is set; the embedded set-up (`make run`:
+# one web process; the embedded server is no full Redis) keeps them in that process's memory.
+if REDIS_IS_EMBEDDED:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # One name space per deployment sharing a Redis, like the channel layer's.
+            "KEY_PREFIX": CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] + ":cache",
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
+    }
+
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -216,6 +232,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# A new password (the change and reset pages, the admin, `manage.py changepassword`) revokes
+# the user's API tokens: whoever learnt the old password may have made one. Set false to keep
+# them (scripts keep working through a routine password rotation).
+EVOLAB_REVOKE_TOKENS_ON_PASSWORD_CHANGE = env_bool("EVOLAB_REVOKE_TOKENS_ON_PASSWORD_CHANGE", True)
+if EVOLAB_REVOKE_TOKENS_ON_PASSWORD_CHANGE:
+    AUTH_PASSWORD_VALIDATORS.append({"NAME": "evolab.accounts.passwords.RevokeApiTokens"})
+# Sign-in throttle (evolab/accounts/throttle.py): this many wrong passwords for one username,
+# or ADDRESS_LIMIT failed sign-ins and API tokens from one client address (0: no limit per
+# address, e.g. behind a proxy that hides the clients' addresses), within WINDOW seconds,
+# refuse that username or address for WINDOW seconds without checking the password.
+EVOLAB_LOGIN_FAILURE_LIMIT = env_int("EVOLAB_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+EVOLAB_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("EVOLAB_LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=0)
+EVOLAB_LOGIN_FAILURE_WINDOW = env_int("EVOLAB_LOGIN_FAILURE_WINDOW", 300, minimum=1)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/experiments/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

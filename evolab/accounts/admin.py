@@ -1,6 +1,10 @@
 from django.contrib import admin
 
+from .forms import AdminLoginForm
 from .models import ApiToken, Invitation, Membership, Team
+
+# /admin/login/ asks the sign-in throttle first, like /accounts/login/ (accounts/throttle.py).
+admin.site.login_form = AdminLoginForm
 
 
 class MembershipInline(admin.TabularInline):

@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
 
+from . import throttle
 from .models import Role, Team
+
+
+class ThrottledLogin:
+    """Asks the sign-in throttle before any password is checked: while the username or the
+    client's address is locked the form fails with "Too many failed sign-ins; try again in N
+    minutes" (code "throttled") and `authenticate()` is never called."""
+
+    def clean(self):
+        wait = throttle.locked(self.request, self.cleaned_data.get("username"))
+        if wait:
+            raise forms.ValidationError(throttle.message(wait), code="throttled")
+        return super().clean()
+
+
+class LoginForm(ThrottledLogin, AuthenticationForm):
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Your username and password didn't match. Please try again.",
+    }
+
+
+class AdminLoginForm(ThrottledLogin, AdminAuthenticationForm):
+    pass
 
 
 class TokenForm(forms.Form):

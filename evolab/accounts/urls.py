@@ -4,12 +4,12 @@ from django.urls import path
 from . import views, views_invitations
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "password/done/",
-        auth_views.PasswordChangeDoneView.as_view(),
+        views.PasswordChangeDoneView.as_view(),
         name="password_change_done",
     ),
     path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
@@ -25,7 +25,7 @@ urlpatterns = [
     ),
     path(
         "password/reset/done/",
-        auth_views.PasswordResetCompleteView.as_view(),
+        views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
     path("settings/", views.settings_page, name="account-settings"),

@@ -3,18 +3,50 @@ team scoping (another team's team page is a 404), change state through `services
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from . import services
-from .forms import InviteForm, RoleForm, SwitchTeamForm, TeamForm, TokenForm
+from . import services, throttle
+from .forms import InviteForm, LoginForm, RoleForm, SwitchTeamForm, TeamForm, TokenForm
 from .models import ApiToken, Membership, Role, Team
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page with the sign-in throttle: while locked, 429 with the message."""
+
+    form_class = LoginForm
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.has_error(NON_FIELD_ERRORS, "throttled"):
+            response.status_code = 429
+            wait = throttle.locked(self.request, form.cleaned_data.get("username"))
+            response["Retry-After"] = str(wait)
+        return response
+
+
+class TokensRevokedContext:
+    """The done pages of a password change or reset say whether API tokens were revoked."""
+
+    def get_context_data(self, **kwargs):
+        revoked = settings.EVOLAB_REVOKE_TOKENS_ON_PASSWORD_CHANGE
+        return super().get_context_data(tokens_revoked=revoked, **kwargs)
+
+
+class PasswordChangeDoneView(TokensRevokedContext, auth_views.PasswordChangeDoneView):
+    pass
+
+
+class PasswordResetCompleteView(TokensRevokedContext, auth_views.PasswordResetCompleteView):
+    pass
 
 
 def team_for(request: HttpRequest, pk: int, role: str = Role.VIEWER) -> Team:

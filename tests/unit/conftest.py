@@ -13,6 +13,17 @@ def in_memory_channel_layer(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    # The sign-in throttle counts failures in the cache: no test inherits another's. Only
+    # the local-memory cache (a Redis cache's clear() would flush the broker's database too).
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
 @pytest.fixture
 def eager(settings, tmp_path):
     """The Celery app runs tasks in place: the whole step loop in this process."""
