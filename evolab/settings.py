@@ -80,6 +80,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "evolab.security_headers.ContentSecurityPolicyMiddleware",  # strict CSP, every response
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -291,6 +292,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # DRF's handler, with server file paths taken out of error bodies (evolab/redaction.py).
+    "EXCEPTION_HANDLER": "evolab.redaction.exception_handler",
     # `?format=` names a download format (safetensors, onnx, ...), not a renderer.
     "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from evolab.accounts.api import TeamViewSet
@@ -23,8 +23,9 @@ urlpatterns = [
     path("accounts/", include("evolab.accounts.urls")),
     path("experiments/", include("evolab.experiments.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    # Swagger UI from drf-spectacular-sidecar's static files: no CDN.
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Swagger UI from drf-spectacular-sidecar's static files: no CDN. Its start-up script is
+    # served from /api/docs/?script, not inlined in the page (the CSP runs no inline script).
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
 ]

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from evolab.redaction import redact_paths
+
 from . import events
 from .children import MAX_ATTEMPTS, Claim, lease, leased
 from .models import Experiment, Individual, State
@@ -41,7 +43,9 @@ def fail_individual(
     ind: Individual, reason: str, out: events.Outbox, training_only: bool = False
 ) -> None:
     """Mark it failed; with training_only, only if it is still training under the same lease
-    (a commit, which takes no selection lock, may just have made it alive)."""
+    (a commit, which takes no selection lock, may just have made it alive). The reason is
+    shown to the team: no server path in it (evolab/redaction.py)."""
+    reason = redact_paths(reason)
     rows = (
         leased(ind.pk, ind.lease_token) if training_only else Individual.objects.filter(pk=ind.pk)
     )

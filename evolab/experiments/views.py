@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from evolab.accounts.models import Role
 from evolab.accounts.services import current_team, role_in, teams_for, teams_in_view
+from evolab.redaction import redact_paths
 
 from . import dashboard, services
 from .config import ConfigError
@@ -169,5 +170,5 @@ def _int(value, name: str) -> int:
 
 def _message(exc: Exception) -> str:
     if isinstance(exc, ConfigError):
-        return "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
-    return str(exc)
+        return redact_paths("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items()))
+    return redact_paths(str(exc))

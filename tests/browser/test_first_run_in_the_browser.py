@@ -42,7 +42,7 @@ def test_a_run_started_from_the_form_shows_new_dots_without_reload(
     first = wait_for(lambda: points(page) or None, 60, "a first dot")
     wait_for(lambda: points(page) > first, 90, "more dots")
     page.wait_for_function(
-        "document.getElementById('status').textContent === 'finished'", timeout=120_000
+        "() => document.getElementById('status').textContent === 'finished'", timeout=120_000
     )
     assert page.evaluate("window.__noReload") is True
     assert points(page) == 16

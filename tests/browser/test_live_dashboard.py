@@ -43,7 +43,7 @@ def test_clicking_a_dot_shows_its_diagram_and_the_diff_against_its_parent(
     page.wait_for_selector("#tooltip:not([hidden])")
     page.mouse.click(over["x"] + pos["left"], over["y"] + pos["top"])
     page.wait_for_function(
-        f"document.getElementById('arch').dataset.number === '{child['number']}'"
+        f"() => document.getElementById('arch').dataset.number === '{child['number']}'"
     )
     summary = page.text_content("#diff-summary")
     assert "vs parent #" in summary, summary
@@ -63,7 +63,9 @@ def test_the_lineage_of_the_best_reaches_an_initial_individual(stack, page, fini
     best = page.evaluate("() => evolab.state.byId.get(evolab.state.exp.best.id).number")
     assert numbers[0] == best and numbers[-1] < SMALL["population"]
     page.click(f"#lineage li[data-number='{numbers[-1]}'] button")
-    page.wait_for_function(f"document.getElementById('arch').dataset.number === '{numbers[-1]}'")
+    page.wait_for_function(
+        f"() => document.getElementById('arch').dataset.number === '{numbers[-1]}'"
+    )
     assert "initial" in page.text_content("#diff-summary")
 
 
@@ -86,7 +88,7 @@ def test_a_web_server_restart_mid_run_ends_caught_up_without_duplicate_dots(stac
     stack.start_web()
     page.wait_for_selector("#conn.live", timeout=60_000)
     stack.wait_status(s, exp["id"], ("finished",), 240)
-    page.wait_for_function("document.getElementById('status').textContent === 'finished'")
+    page.wait_for_function("() => document.getElementById('status').textContent === 'finished'")
     trained = stack.sql(
         "SELECT count(*) FROM experiments_individual"
         " WHERE experiment_id = ? AND trained IS NOT NULL",
@@ -97,7 +99,7 @@ def test_a_web_server_restart_mid_run_ends_caught_up_without_duplicate_dots(stac
     assert page.evaluate("window.__noReload") is True
     # Panels that fetched while the server was down recover too: 11 mutation rows, no error.
     page.wait_for_function(
-        "document.querySelectorAll('#analytics tr[data-mutation]').length === 11"
+        "() => document.querySelectorAll('#analytics tr[data-mutation]').length === 11"
     )
     assert page.locator("#analytics td.error").count() == 0
     page.screenshot(
@@ -169,7 +171,7 @@ def test_a_run_s_pages_say_only_what_is_true_from_queued_to_stopped(stack, page)
     page.wait_for_selector("#conn.live")
     assert s.post(f"{stack.url}/api/experiments/{exp_id}/start/", timeout=10).status_code == 200
     page.wait_for_function(
-        f'+document.querySelector("{row} [data-field=individuals_trained]").textContent > 0',
+        f'() => +document.querySelector("{row} [data-field=individuals_trained]").textContent > 0',
         timeout=120_000,
     )
     assert "no individuals yet" not in page.inner_text(row)

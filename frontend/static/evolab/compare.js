@@ -39,7 +39,7 @@ function draw(mode) {
 function table() {
   const body = document.querySelector("#compare-table tbody");
   body.replaceChildren(...runs.map((r, i) => h("tr", {},
-    h("td", {}, h("span", { class: "swatch-line", style: `background:${PALETTE[i % PALETTE.length]}` }), h("a", { href: `/experiments/${r.id}/` }, r.name)),
+    h("td", {}, h("span", { class: "swatch-line", style: { background: PALETTE[i % PALETTE.length] } }), h("a", { href: `/experiments/${r.id}/` }, r.name)),
     h("td", {}, h("span", { class: `status ${r.status}` }, r.status)), h("td", {}, r.dataset || "–"),
     h("td", { class: "num" }, r.individuals_trained.toLocaleString()), h("td", { class: "num" }, pct(r.best_val_accuracy)),
     h("td", { class: "num" }, pct(r.test_accuracy)), h("td", { class: "num" }, fmtFlops(r.total_flops)),

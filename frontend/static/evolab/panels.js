@@ -7,6 +7,8 @@ export function h(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "class") node.className = v;
+    // Through the CSSOM: a style="" attribute is inline style, which the page's CSP refuses.
+    else if (k === "style") Object.assign(node.style, v);
     else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
     else node.setAttribute(k, v);
   }
@@ -71,7 +73,7 @@ export function renderAnalytics(tbody, rows) {
   tbody.replaceChildren(...rows.map((r) => h("tr", { "data-mutation": r.mutation },
     h("th", { scope: "row" }, r.mutation),
     h("td", { class: "num" }, r.applied.toLocaleString(),
-      h("span", { class: "minibar", style: `width:${(60 * r.applied) / max}px`, "aria-hidden": "true" })),
+      h("span", { class: "minibar", style: { width: `${(60 * r.applied) / max}px` }, "aria-hidden": "true" })),
     h("td", { class: "num" }, r.survival_rate === null ? "–" : `${Math.round(100 * r.survival_rate)}%`,
       r.decided ? h("small", {}, ` of ${r.decided}`) : null),
     h("td", { class: `num ${r.mean_delta === null ? "" : r.mean_delta >= 0 ? "up" : "down"}` }, signedPct(r.mean_delta)))));
