@@ -43,8 +43,13 @@ lint: install-dev
 format: install-dev
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format evolab workers tests bench
 
-fidelity: install
-	$(PY) bench/fidelity
+# The product path (web app + Celery workers, runs made and read through the REST API) beside
+# the headless runner and two baselines, digits and Fashion-MNIST x 3 seeds, into
+# bench/FIDELITY.md (about 5 hours; FIDELITY_ARGS="--quick" for a 7-minute smoke test,
+# FIDELITY_ARGS="--stack postgres" after `make services`). Installs Fashion-MNIST if apt can.
+fidelity: install-dev
+	bash bench/fidelity-datasets
+	bench/fidelity $(FIDELITY_ARGS)
 
 # CPU benchmarks, ratios side by side, into bench/RESULTS.md (about 15 minutes).
 bench: install-dev services

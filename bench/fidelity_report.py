@@ -1,0 +1,144 @@
+"""The table of `bench/fidelity`: one row per run, the medians per dataset, path and stack,
+the baselines beside, and the curve (best validation accuracy so far at fixed times); as
+text for the terminal and as Markdown for bench/FIDELITY.md."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+
+HEAD = [
+    "dataset",
+    "path",
+    "stack",
+    "seed",
+    "indiv.",
+    "wall s",
+    "best val",
+    "best test",
+    "top-2 ens",
+]
+CURVE_POINTS = 10  # the curve: best validation so far at each tenth of the budget
+
+
+def curve_times(budget_s: float, points: int = CURVE_POINTS) -> list[float]:
+    return [budget_s * i / points for i in range(1, points + 1)]
+
+
+def curve_at(curve: list[dict], t_s: float) -> float | None:
+    """Best validation accuracy so far at `t_s` (None: nothing measured yet)."""
+    seen = [p["best_val_accuracy"] for p in curve if p["t_s"] <= t_s]
+    return max(seen) if seen else None
+
+
+def _acc(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _num(value: float | None, fmt: str = ".0f") -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else None
+
+
+def _run_cells(row: dict, times: list[float]) -> list[str]:
+    note = row.get("note") or ("" if row["status"] == "finished" else row["status"])
+    return [
+        row["dataset"], row["path"], row["stack"], str(row["seed"]), _num(row["individuals"]),
+        _num(row["wall_s"]), _acc(row["best_val"]), _acc(row["best_test"]),
+        _acc(row["ensemble_test"]), *(_acc(curve_at(row["curve"], t)) for t in times), note,
+    ]  # fmt: skip
+
+
+def _median_cells(rows: list[dict], times: list[float]) -> list[str]:
+    first = rows[0]
+    med = lambda key: _median(r[key] for r in rows)  # noqa: E731
+    curve = [_median(curve_at(r["curve"], t) for r in rows) for t in times]
+    return [
+        first["dataset"], first["path"], first["stack"], "median", _num(med("individuals")),
+        _num(med("wall_s")), _acc(med("best_val")), _acc(med("best_test")),
+        _acc(med("ensemble_test")), *(_acc(v) for v in curve), f"{len(rows)} seeds",
+    ]  # fmt: skip
+
+
+def _baseline_cells(dataset: str, seed: int, name: str, result: dict, width: int) -> list[str]:
+    cells = [dataset, f"baseline: {name}", "-", str(seed), "-", _num(result["train_s"])]
+    note = f"{result['budget']}, {result['threads']} torch threads"
+    return cells + [_acc(result["val"]), _acc(result["test"]), "-"] + [""] * width + [note]
+
+
+def table(rows: list[dict], baselines: dict, budgets: dict[str, float]) -> list[list[list[str]]]:
+    """Per dataset, a block of lines (its header first): runs, medians, baselines."""
+    blocks = []
+    datasets = list(dict.fromkeys([r["dataset"] for r in rows] + list(baselines)))
+    for dataset in datasets:
+        times = curve_times(budgets[dataset])
+        head = HEAD + [f"val@{t:.0f}s" for t in times] + ["note"]
+        block = [head]
+        mine = [r for r in rows if r["dataset"] == dataset]
+        groups = list(dict.fromkeys((r["path"], r["stack"]) for r in mine))
+        for path, stack in groups:
+            group = [r for r in mine if (r["path"], r["stack"]) == (path, stack)]
+            block += [_run_cells(r, times) for r in group]
+            if len(group) > 1:
+                block.append(_median_cells(group, times))
+        if dataset in baselines:
+            seed, found = baselines[dataset]["seed"], baselines[dataset]["results"]
+            block += [_baseline_cells(dataset, seed, n, r, len(times)) for n, r in found.items()]
+        blocks.append(block)
+    return blocks
+
+
+def as_text(blocks: list[list[list[str]]]) -> str:
+    out = []
+    for block in blocks:
+        widths = [max(len(line[i]) for line in block) for i in range(len(block[0]))]
+        for line in block:
+            pairs = enumerate(zip(line, widths, strict=True))
+            cells = [c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in pairs]
+            out.append("  ".join(cells).rstrip())
+        out.append("")
+    return "\n".join(out)
+
+
+def as_markdown(blocks: list[list[list[str]]]) -> str:
+    out = []
+    for block in blocks:
+        out.append("| " + " | ".join(block[0]) + " |")
+        out.append("|" + "---|" * len(block[0]))
+        for line in block[1:]:
+            bold = line[3] == "median"
+            cells = [f"**{c}**" if bold and c not in ("", "-") else c for c in line]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def document(
+    blocks, *, date: str, commit: str, command: str, machine: str, setup: list, notes: list
+) -> str:
+    """bench/FIDELITY.md: what was run, where, and the table."""
+    lines = [
+        "# Fidelity: the product path beside the headless runner and two baselines",
+        "",
+        f"Generated by `bench/fidelity` on {date}, commit `{commit}`, {machine}:",
+        "",
+        f"    {command}",
+        "",
+        *(f"- {line}" for line in setup),
+        "",
+        "Columns: individuals trained, wall time of the run (the API's `started` to `ended`;",
+        "the runner's own clock for headless; training time for a baseline), validation",
+        "accuracy of the best individual, its test accuracy and the top-2 majority vote's",
+        "(measured once, after the run), and the best validation accuracy so far at each",
+        "tenth of the budget (product: from the individuals' `trained` times in the API).",
+        "Baselines are trained on the split of the first seed.",
+        "",
+        as_markdown(blocks),
+    ]
+    if notes:
+        lines += ["Notes:", "", *(f"- {n}" for n in notes), ""]
+    return "\n".join(lines)
