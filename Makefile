@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --quiet --disable-pip-version-check
 export PIP_PROGRESS_BAR := off
 
-.PHONY: run test test-unit lint format install install-dev services bench bench-gpu chaos fidelity clean
+.PHONY: run test test-unit lint format install install-dev services bench bench-gpu chaos chaos-x10 chaos-soak fidelity clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,15 @@ bench-gpu: install-dev
 # Fault injection on real runs, PostgreSQL + Redis and SQLite + embedded (about 15 minutes).
 chaos: install-dev services
 	set -o pipefail; $(PY) bench/chaos.py | tee bench/CHAOS_RESULTS.md
+
+# Each fault 10 times, each at a random moment of its run (several hours).
+chaos-x10: install-dev services
+	set -o pipefail; $(PY) bench/chaos.py --repeat 10 | tee bench/CHAOS_RESULTS.md
+
+# 30 minutes of one run on a private PostgreSQL + Redis with a random fault every 1-3 minutes
+# (needs root: a tmpfs for the weights, initdb as postgres); into bench/CHAOS_SOAK_RESULTS.md.
+chaos-soak: install-dev services
+	$(PY) bench/chaos_soak.py
 
 clean:
 	rm -rf $(VENV) var test-artefacts

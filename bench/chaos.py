@@ -8,12 +8,15 @@ set-point; every committed child's parent existed; stored weight files and rows 
 one. Prints one table: fault, check, expected, found. Exits 1 if any row differs.
 
 Usage: .venv/bin/python bench/chaos.py [--kinds postgres embedded] [--only NAME ...]
+       [--repeat N]   (each fault N times, each after a random delay: `make chaos-x10`)
+The 30-minute soak with random faults is bench/chaos_soak.py (`make chaos-soak`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import random
 import signal
 import sys
 import tempfile
@@ -43,8 +46,11 @@ def count(stack: Stack, query: str, *params) -> int:
     return stack.sql(query, params)[0][0]
 
 
-def accounting(stack: Stack, exp_id: int) -> list[tuple[str, object, object]]:
-    """The checks every fault must pass, as (check, expected, found)."""
+def accounting(
+    stack: Stack, exp_id: int, population: int = P, budget: int | None = BUDGET
+) -> list[tuple[str, object, object]]:
+    """The checks every fault must pass, as (check, expected, found). A run on a time budget
+    (budget None) has no known number of children: each must still be accounted for once."""
     rows = dict(
         stack.sql(
             "SELECT state, COUNT(*) FROM experiments_individual "
@@ -70,7 +76,7 @@ def accounting(stack: Stack, exp_id: int) -> list[tuple[str, object, object]]:
         "c.experiment_id = ? AND c.number >= ? AND c.state != 'failed' "
         "AND c.parent_id IS NULL",
         exp_id,
-        P,
+        population,
     )
     folder = stack.tmp / "var" / "media" / "experiments" / str(exp_id)
     stored = {f for f in os.listdir(folder) if f.endswith(".safetensors")}
@@ -81,10 +87,15 @@ def accounting(stack: Stack, exp_id: int) -> list[tuple[str, object, object]]:
             (exp_id,),
         )
     }
+    started = sum(rows.values())
     return [
-        ("children started", BUDGET, sum(rows.values())),
-        ("committed once (births) + failed with a reason", BUDGET, births + failed - unexplained),
-        ("alive at the end (set-point)", P, rows.get("alive", 0)),
+        *([("children started", budget, started)] if budget is not None else []),
+        (
+            "committed once (births) + failed with a reason",
+            budget or started,
+            births + failed - unexplained,
+        ),
+        ("alive at the end (set-point)", population, rows.get("alive", 0)),
         ("left in training", 0, rows.get("training", 0)),
         ("children without a parent", 0, orphan_parent),
         ("weight files without a row", 0, len(stored - referenced)),
@@ -222,11 +233,14 @@ FAULTS: dict[str, Callable[[Stack, int], None]] = {
 }
 
 
-def run_fault(stack: Stack, name: str, fault) -> list[tuple[str, object, object]]:
+def run_fault(
+    stack: Stack, name: str, fault, delay: float = 0.0
+) -> list[tuple[str, object, object]]:
     s = stack.session()
     # The poison child must still be training when its next worker is killed: longer children.
     config = {**CONFIG, "steps_per_child": 3000} if name.startswith("poison") else CONFIG
     exp = stack.create(s, config, name=name)
+    time.sleep(delay)  # --repeat: each time at another moment of the run
     fault(stack, exp["id"])
     stack.wait_status(s, exp["id"], ("finished",), timeout=300)
     wait_for(
@@ -256,7 +270,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kinds", nargs="+", default=["postgres", "embedded"])
     parser.add_argument("--only", nargs="*", help="substrings of fault names to run")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="inject each fault this many times, each after a random delay",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="of the random delays")
     args = parser.parse_args()
+    moments = random.Random(args.seed)
     faults = {n: f for n, f in FAULTS.items() if not args.only or any(o in n for o in args.only)}
     table, ok = [], True
     for kind in args.kinds:
@@ -267,12 +289,14 @@ def main() -> int:
                 for name, fault in faults.items():
                     if "PostgreSQL" in name and kind != "postgres":
                         continue
-                    started = time.monotonic()
-                    rows = run_fault(stack, name, fault)
-                    for check, expected, found in rows:
-                        ok &= expected == found
-                        table.append((kind, name, check, expected, found))
-                    print(f"[{kind}] {name}: {time.monotonic() - started:.0f} s", flush=True)
+                    for time_ in range(args.repeat):
+                        started, delay = time.monotonic(), moments.uniform(0, 3)
+                        label = name if args.repeat == 1 else f"{name} #{time_ + 1}"
+                        rows = run_fault(stack, name, fault, delay)
+                        for check, expected, found in rows:
+                            ok &= expected == found
+                            table.append((kind, label, check, expected, found))
+                        print(f"[{kind}] {label}: {time.monotonic() - started:.0f} s", flush=True)
             finally:
                 stack.stop()
     print(f"\n{'stack':<9} {'fault':<40} {'check':<50} {'expected':>8} {'found':>6}")
