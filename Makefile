@@ -32,7 +32,7 @@ services:
 test: install-dev services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check evolab workers tests bench
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=25
 
 test-unit: install-dev
 	$(PY) -m pytest -q tests/unit
