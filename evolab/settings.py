@@ -365,3 +365,14 @@ if _PER_GPU != "auto" and not (_PER_GPU.isascii() and _PER_GPU.isdigit() and int
     raise ValueError(f"EVOLAB_WORKERS_PER_GPU={_PER_GPU!r}: expected auto or a whole number >= 1")
 EVOLAB_WORKERS_PER_GPU = _PER_GPU
 EVOLAB_MPS = env_choice("EVOLAB_MPS", ("auto", "on", "off"), "auto")
+
+# --- Uploaded team datasets (evolab/experiments/uploads.py, evolab/datasets/uploads.py) -------
+# An archive (zip of class folders, IDX or CIFAR files) may be this large, and its entries add
+# up to no more uncompressed; at most this many images, each of at most MAX_PIXELS (width x
+# height; Pillow's MAX_IMAGE_PIXELS in the indexing worker); no entry compressed more than
+# MAX_RATIO to 1 (zip bombs); a worker indexes it within INDEX_SECONDS (then it fails).
+EVOLAB_UPLOAD_MAX_MB = env_int("EVOLAB_UPLOAD_MAX_MB", 256, minimum=1)
+EVOLAB_UPLOAD_MAX_IMAGES = env_int("EVOLAB_UPLOAD_MAX_IMAGES", 100_000, minimum=1)
+EVOLAB_UPLOAD_MAX_PIXELS = env_int("EVOLAB_UPLOAD_MAX_PIXELS", 4096 * 4096, minimum=1)
+EVOLAB_UPLOAD_MAX_RATIO = env_float("EVOLAB_UPLOAD_MAX_RATIO", 100.0)
+EVOLAB_UPLOAD_INDEX_SECONDS = env_int("EVOLAB_UPLOAD_INDEX_SECONDS", 600, minimum=1)

@@ -16,6 +16,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evolab.settings")
 STEP = "evolab.step"
 EVALUATE_FINAL = "evolab.evaluate_final"
 RECONCILE = "evolab.reconcile"
+INDEX_DATASET = "evolab.index_dataset"
 
 app = Celery("evolab", include=["workers.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -53,3 +54,8 @@ def send_step(experiment_id: int, slot: int, token: str, countdown: float = 0) -
 
 def send_final_evaluation(experiment_id: int) -> None:
     _signature(EVALUATE_FINAL, (experiment_id,)).apply_async()
+
+
+def send_index_dataset(dataset_id: int) -> None:
+    """Check, decode and store an uploaded team dataset (evolab.experiments.uploads)."""
+    _signature(INDEX_DATASET, (dataset_id,)).apply_async()

@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.routers import DefaultRouter
 
 from evolab.accounts.api import TeamViewSet
-from evolab.experiments.api import DatasetViewSet, ExperimentViewSet, IndividualViewSet
+from evolab.experiments.api import ExperimentViewSet, IndividualViewSet
+from evolab.experiments.api_datasets import DatasetViewSet
 
 from .health import healthz
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 import time
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from evolab.experiments import chains, commits, retention, settling
+from evolab.experiments import chains, commits, retention, settling, uploads
 from evolab.experiments.children import Claim
 from evolab.experiments.models import Experiment, Status
 from evolab.experiments.store import DONE, WAIT, DatabaseStore
-from evolab.taskqueue import EVALUATE_FINAL, RECONCILE, STEP, app
+from evolab.taskqueue import EVALUATE_FINAL, INDEX_DATASET, RECONCILE, STEP, app
 
 from .child import evaluate_on_test, train_claimed_child
 
@@ -107,3 +108,20 @@ def _train_and_commit(store: DatabaseStore, claim: Claim, progress) -> dict[str,
 def evaluate_final(experiment_id: int) -> None:
     """Test accuracy of the best by validation and of the top-k ensemble (docs/ALGORITHM.md §6)."""
     evaluate_on_test(experiment_id, default_storage, settings)
+
+
+@app.task(
+    name=INDEX_DATASET,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.EVOLAB_UPLOAD_INDEX_SECONDS + 30,
+    time_limit=settings.EVOLAB_UPLOAD_INDEX_SECONDS + 60,
+)
+def index_dataset(dataset_id: int) -> str:
+    """Check, decode and store an uploaded team dataset; the indexing checks its own time
+    limit between images, the soft limit catches one image that decodes for too long."""
+    try:
+        return uploads.index(dataset_id)
+    except SoftTimeLimitExceeded:
+        seconds = settings.EVOLAB_UPLOAD_INDEX_SECONDS
+        return uploads.fail(dataset_id, f"indexing took longer than the limit ({seconds} s)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import cifar, digits, folders, idx, splits
+from . import cifar, digits, folders, idx, splits, uploads
 from .base import READY, DatasetError, Entry, fingerprint
 from .loader import check_name
 
@@ -41,6 +41,9 @@ def describe(name: str, data_dir: str | Path | None, val_size: int | None = None
         raise DatasetError(f"dataset {name[:40]!r} needs a data directory (EVOLAB_DATA_DIR)")
     if name in cifar.FORMATS:
         return cifar.describe(cifar.FORMATS[name], root, val_size)
+    if name.startswith(uploads.PREFIX):  # a team's upload: the web checks the team first
+        return Entry(name, f"upload {name[len(uploads.PREFIX) :]}", READY, (3, 32, 32),
+                     **uploads.sizes(root, name))  # fmt: skip
     folder = name[len(folders.PREFIX) :]
     folders.safe_folder(root, folder)  # a bad name is an error, not a listed entry
     return folders.describe(root, folder)
@@ -63,6 +66,8 @@ def split_record(
     entry = check_available(name, data_dir, val_size)
     if name == "digits":
         return digits.split_record(seed)
+    if name.startswith(uploads.PREFIX):
+        return uploads.split_record(data_dir, name, seed)
     if name.startswith(folders.PREFIX):
         return folders.split_record(Path(data_dir), name[len(folders.PREFIX) :], seed)
     sizes = {"train": entry.train, "val": entry.val, "test": entry.test}

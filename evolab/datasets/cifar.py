@@ -66,9 +66,10 @@ FORMATS = {
 OFFICIAL_TRAIN, OFFICIAL_TEST = 50_000, 10_000
 
 # The "python version" CIFAR files are pickles of dicts of numpy arrays, lists and
-# bytes. Unpickling is acceptable only because these are the standard dataset files
-# the operator placed in the data directory (never user uploads); even so, only the
-# few globals those files reference may be resolved, so a tampered file cannot run code.
+# bytes. Only the few globals those files reference may be resolved, so a tampered file
+# cannot run code: the standard files the operator placed in the data directory, and a
+# team's uploaded CIFAR archive (evolab.datasets.uploads: read in a worker, its size
+# bounded, the batches' shapes and labels checked before anything is stored).
 _PICKLE_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),

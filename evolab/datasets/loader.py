@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import cifar, digits, folders, idx
+from . import cifar, digits, folders, idx, uploads
 from .base import Dataset, DatasetError
 
 DATASETS: tuple[str, ...] = ("digits", *idx.FORMATS, *cifar.FORMATS, "folder:<name>")
 BUILTIN = tuple(d for d in DATASETS if not d.startswith(folders.PREFIX))
+# A team's upload, `upload:<id>` (evolab.datasets.uploads); the web checks the team.
 # Sets with an official test split: their validation is held out of the training set, and
 # its size is the config's `val_size` (docs/ALGORITHM.md §5).
 WITH_TEST_SPLIT = (*idx.FORMATS, *cifar.FORMATS)
@@ -19,7 +20,9 @@ _CACHE: dict[tuple, Dataset] = {}
 
 
 def is_known(name: str) -> bool:
-    return name in BUILTIN or name.startswith(folders.PREFIX)
+    return (
+        name in BUILTIN or name.startswith(folders.PREFIX) or uploads.parse_name(name) is not None
+    )
 
 
 def unknown(name: str) -> DatasetError:
@@ -66,4 +69,6 @@ def _load_uncached(name: str, data_dir: Path | None, seed: int, val_size: int | 
         )
     if name in cifar.FORMATS:
         return cifar.load(cifar.FORMATS[name], data_dir, seed, val_size)
+    if name.startswith(uploads.PREFIX):
+        return uploads.load(data_dir, name, seed)
     return folders.load(data_dir, name[len(folders.PREFIX) :], seed)

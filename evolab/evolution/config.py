@@ -21,6 +21,7 @@ IN_SHAPES = {
     "cifar10": (3, 32, 32),
     "cifar100": (3, 32, 32),
     "folder": (3, 32, 32),
+    "upload": (3, 32, 32),  # a team's upload, stored as 32x32 RGB (evolab.datasets.uploads)
 }
 # The sets with an official test split, whose validation images are held out of the training
 # set: `val_size` of them (None: 5,000, or a tenth of a smaller set). evolab.datasets too.

@@ -16,13 +16,22 @@ from evolab.evolution.config import IN_SHAPES, SELECTIONS, WITH_TEST_SPLIT, Evol
 
 __all__ = ["IN_SHAPES", "SELECTIONS", "ConfigError", "ExperimentConfig", "validate_config"]
 
-BUILTIN_DATASETS = tuple(kind for kind in IN_SHAPES if kind != "folder")
+BUILTIN_DATASETS = tuple(kind for kind in IN_SHAPES if kind not in ("folder", "upload"))
 # An unknown key is named in the error, shortened, and only the first few of them.
 SHOWN_KEY_CHARS = 40
 SHOWN_KEYS = 5
 _FOLDER_NAME = re.compile(r"^folder:[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+# A team's upload; which team may use it is checked where the run's team is known
+# (services.create_experiment, the form: evolab.experiments.uploads.check_for_team).
+_UPLOAD_NAME = re.compile(r"^upload:[1-9][0-9]{0,17}$")
 # The one config of a run is the engine's; this module only validates users' JSON into it.
 ExperimentConfig = EvolutionConfig
+
+
+UNKNOWN_DATASET = (
+    f"Unknown dataset. Choose one of {', '.join(BUILTIN_DATASETS)}, folder:<name> (an image "
+    "folder under EVOLAB_DATA_DIR) or upload:<id> (one of your team's uploaded datasets)."
+)
 
 
 class ConfigError(ValueError):
@@ -100,18 +109,15 @@ def _check_ints(raw: dict, limits: dict, errors: dict, out: dict) -> None:
 def _check_rest(raw: dict, errors: dict, out: dict) -> None:
     dataset = raw.get("dataset", ExperimentConfig.dataset)
     if not isinstance(dataset, str) or not (
-        dataset in BUILTIN_DATASETS or _FOLDER_NAME.match(dataset)
+        dataset in BUILTIN_DATASETS or _FOLDER_NAME.match(dataset) or _UPLOAD_NAME.match(dataset)
     ):
-        errors["dataset"] = [
-            f"Unknown dataset. Choose one of {', '.join(BUILTIN_DATASETS)} "
-            "or folder:<name> (an image folder under EVOLAB_DATA_DIR)."
-        ]
+        errors["dataset"] = [UNKNOWN_DATASET]
     else:
         out["dataset"] = dataset
         if raw.get("val_size") not in (None, "") and dataset not in WITH_TEST_SPLIT:
             errors.setdefault("val_size", []).append(
                 f"Applies to the sets with a test split ({', '.join(WITH_TEST_SPLIT)}); "
-                "digits and image folders hold out fixed fractions."
+                "digits, image folders and uploads hold out fixed fractions."
             )
     selection = raw.get("selection", ExperimentConfig.selection)
     if selection not in SELECTIONS:

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from evolab.datasets import Entry, list_datasets
 
+from . import uploads
 from .config import SELECTIONS, ConfigError, ExperimentConfig, validate_config
 from .services import check_dataset
 
@@ -92,6 +93,11 @@ class ExperimentForm(forms.Form):
         picker = self.fields["dataset"].widget
         picker.choices = [(e.name, dataset_label(e)) for e in entries]
         picker.unavailable = frozenset(e.name for e in entries if e.state != "ready")
+        # The uploads of the teams a run can be created in (uploads.check_for_team).
+        mine = uploads.for_teams(teams).order_by("name") if teams else ()
+        picker.choices += [(d.config_name, f"{d.name} (upload, {d.team.name}: {d.state})")
+                           for d in mine]  # fmt: skip
+        picker.unavailable |= {d.config_name for d in mine if d.state != "ready"}
 
     def clean_team(self):
         value = self.cleaned_data.get("team") or (next(iter(self.teams)) if self.teams else "")
@@ -104,6 +110,7 @@ class ExperimentForm(forms.Form):
         raw = {k: data[k] for k in self.CONFIG_FIELDS if data.get(k) is not None}
         try:
             data["config"] = validate_config(raw, settings.EVOLAB_LIMITS)
+            uploads.check_for_team(data.get("team"), data["config"].dataset)
             # The files must be there (named if not), val_size must fit the training set.
             check_dataset(data["config"].dataset, data["config"].val_size)
         except ConfigError as exc:

@@ -233,3 +233,47 @@ class Chain(models.Model):
 
     def __str__(self) -> str:
         return f"chain {self.slot} of {self.experiment_id}"
+
+
+class DatasetState(models.TextChoices):
+    UPLOADED = "uploaded"  # stored, waiting for a worker to index it
+    INDEXING = "indexing"
+    READY = "ready"
+    FAILED = "failed"  # `message` says why; its files are removed
+
+
+class TeamDataset(models.Model):
+    """A dataset a team member uploaded: only that team lists it and runs on it, as
+    `upload:<id>` (evolab.experiments.uploads; the files: evolab.datasets.uploads)."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="datasets")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, blank=True)  # folder, idx or cifar, once indexed
+    state = models.CharField(
+        max_length=10, choices=DatasetState.choices, default=DatasetState.UPLOADED
+    )
+    progress = models.PositiveSmallIntegerField(default=0)  # indexing, 0-100
+    message = models.CharField(max_length=300, blank=True)
+    archive_sha256 = models.CharField(max_length=64, blank=True)  # the uploaded file
+    archive_bytes = models.BigIntegerField(default=0)
+    # sha256 of the stored, normalised data: the same a run on it records in dataset_split.
+    fingerprint = models.CharField(max_length=80, blank=True)
+    images = models.IntegerField(default=0)
+    classes = models.IntegerField(default=0)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "name"], name="team_dataset_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.config_name})"
+
+    @property
+    def config_name(self) -> str:
+        return f"upload:{self.pk}"

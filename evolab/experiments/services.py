@@ -15,7 +15,7 @@ from django.utils import timezone
 from evolab.accounts.models import Team
 from evolab.evolution.step import ESCAPE_MUTATIONS
 
-from . import chains, events
+from . import chains, events, uploads
 from .config import ConfigError, ExperimentConfig, validate_config
 from .models import TRANSITIONS, Experiment, Individual, Status, TransitionError
 from .settling import settle
@@ -27,6 +27,7 @@ def create_experiment(
     """Validate and store a new run (raises ConfigError, changing nothing, on bad input)."""
     if not isinstance(config, ExperimentConfig):
         config = validate_config(config, settings.EVOLAB_LIMITS)
+    uploads.check_for_team(team, config.dataset)  # an upload of this team, and ready
     split = dataset_split(config)
     name = (name or "").strip()
     if not name:

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from . import views
+from . import api_datasets, views
 
 urlpatterns = [
     path("", views.experiment_list, name="experiment-list"),
     path("new/", views.experiment_new, name="experiment-new"),
     path("compare/", views.experiment_compare, name="experiment-compare"),
+    path("datasets/", api_datasets.datasets_page, name="team-datasets"),
     path("<int:pk>/", views.experiment_detail, name="experiment-detail"),
     path("<int:pk>/snapshot.json", views.experiment_snapshot, name="experiment-snapshot"),
     path("<int:pk>/analytics.json", views.experiment_analytics, name="experiment-analytics"),

@@ -24,7 +24,7 @@ CONFIG = {"dataset": "digits", "population": 3, "workers": 1, "steps_per_child":
 PUBLIC = {None, "healthz", "login", "logout", "password_reset", "password_reset_done",
           "password_reset_confirm", "password_reset_complete", "signup", "invitation",
           "invitation-open", "schema", "api-docs"}  # fmt: skip
-MEMBER_POSTS = {"experiment-control", "api-individual-pin"} | {
+MEMBER_POSTS = {"experiment-control", "api-individual-pin", "api-dataset-list"} | {
     f"api-experiment-{verb}"
     for verb in ("start", "pause", "resume", "stop", "clone", "workers", "escape")
 }
@@ -53,7 +53,8 @@ def walk(patterns, prefix=""):
 def concrete(route: str, ids: dict) -> str:
     """Fill a route's parameters with the ids of Team Vision's objects."""
     kind = "individual" if "individuals/" in route and "experiments/" not in route else None
-    kind = kind or ("team" if "teams" in route else "experiment")
+    kind = kind or ("team" if "teams" in route else None)
+    kind = kind or ("dataset" if "datasets/" in route else "experiment")
 
     def value(name: str) -> str:
         if name == "pk":
@@ -77,15 +78,46 @@ def world(stack):
     ((tess,),) = stack.sql("SELECT id FROM auth_user WHERE username = 'tess'")
     ((number,),) = stack.sql("SELECT number FROM experiments_individual WHERE id = ?",
                              (body["best"]["id"],))  # fmt: skip
+    upload = s_upload(stack, mia)
     ada = stack.session("ada")
     ada.post(f"{stack.url}/accounts/teams/{team}/invite/", data={"role": "viewer", "days": 1})
     ((invitation,),) = stack.sql("SELECT max(id) FROM accounts_invitation")
     ids = {"experiment": exp["id"], "individual": body["best"]["id"], "team": team,
            "user_id": tess, "number": number, "action": "stop",
-           "invitation_id": invitation}  # fmt: skip
+           "invitation_id": invitation, "dataset": upload["id"]}  # fmt: skip
     routes = [(concrete(r, ids), name) for r, name in walk(get_resolver().url_patterns)]
     routes = [(url, name) for url, name in routes if not url.startswith("/admin/")]
     return stack, ids, routes
+
+
+def s_upload(stack, mia) -> dict:
+    """Team Vision's uploaded dataset, indexed by a real worker: a zip of two class folders."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from .harness import wait_for
+
+    blob = io.BytesIO()
+    with zipfile.ZipFile(blob, "w") as zf:
+        for cls, colour in (("cat", "red"), ("dog", "blue")):
+            for i in range(5):
+                image = io.BytesIO()
+                Image.new("RGB", (8, 8), colour).save(image, "PNG")
+                zf.writestr(f"{cls}/{i}.png", image.getvalue())
+    files = {"file": ("secret-vision-set.zip", blob.getvalue())}
+    r = mia.post(f"{stack.url}/api/datasets/", data={"name": "secret-vision-set"}, files=files,
+                 timeout=30)  # fmt: skip
+    assert r.status_code == 201, r.text
+    url = f"{stack.url}/api/datasets/{r.json()['id']}/"
+
+    def ready():
+        body = mia.get(url, timeout=10).json()
+        assert body["state"] != "failed", body
+        return body if body["state"] == "ready" else None
+
+    return wait_for(ready, 120, "the upload to be indexed", 0.5)
 
 
 def send(stack, session, method: str, url: str):
@@ -121,6 +153,7 @@ def test_another_teams_users_get_404_for_every_object_and_see_nothing(world, use
                 assert r.status_code in (404, 405), (username, method, url, r.status_code)
             else:
                 assert "secret-vision-run" not in r.text, (username, method, url)
+                assert "secret-vision-set" not in r.text, (username, method, url)
 
 
 def allowed(r) -> bool:
@@ -181,3 +214,28 @@ def test_every_websocket_refuses_anonymous_users(world):
     stack, ids, _ = world
     for url in ws_urls(stack, ids, True) + ws_urls(stack, ids, False):
         assert run_async(refused(url, {"Origin": stack.url})), url
+
+
+@pytest.mark.parametrize("username", ["olga", "omar", "oscar"])
+def test_another_teams_upload_is_invisible_and_unusable(world, username):
+    stack, ids, _ = world
+    s = stack.session(username)
+    url = f"{stack.url}/api/datasets/{ids['dataset']}/"
+    for method in ("GET", "PATCH", "DELETE"):
+        assert s.request(method, url, json={"name": "x"}, timeout=30).status_code == 404
+    config = {**CONFIG, "dataset": f"upload:{ids['dataset']}"}
+    r = s.post(f"{stack.url}/api/experiments/", json={"name": "steal", "config": config},
+               timeout=30)  # fmt: skip
+    assert r.status_code in (400, 403) and "secret-vision-set" not in r.text, r.text
+    if r.status_code == 400 and "team" not in r.json():  # olga: in several teams, none named
+        assert "Unknown dataset" in r.text
+
+
+@pytest.mark.parametrize("username,code", [("vic", 403), ("mia", 403)])
+def test_only_the_teams_admins_rename_and_delete_an_upload(world, username, code):
+    stack, ids, _ = world
+    s = stack.session(username)
+    url = f"{stack.url}/api/datasets/{ids['dataset']}/"
+    assert s.get(url, timeout=30).status_code == 200
+    for method in ("PATCH", "DELETE"):
+        assert s.request(method, url, json={"name": "x"}, timeout=30).status_code == code

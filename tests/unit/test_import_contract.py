@@ -39,9 +39,9 @@ LAYERS = [
     {"models", "config", "storage"},
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains"},
-    {"services", "imports", "downloads", "dashboard"},
-    {"views", "api", "api_filters", "consumers", "routing", "urls", "forms", "admin",
-     "management", "apps"},
+    {"services", "imports", "downloads", "dashboard", "uploads"},
+    {"views", "api", "api_filters", "api_datasets", "consumers", "routing", "urls", "forms",
+     "admin", "management", "apps"},
 ]  # fmt: skip
 
 

@@ -42,7 +42,9 @@ def test_it_lists_ready_and_missing_sets_without_server_paths(member, data_dir):
 def test_every_signed_in_user_sees_the_same_list_and_anonymous_none(member, outsider, viewer):
     assert _listing(member) == _listing(outsider) == _listing(viewer)
     assert api().get("/api/datasets/").status_code in (401, 403)
-    assert api(member).post("/api/datasets/", {}).status_code == 405
+    # POST uploads a team dataset (test_team_uploads.py): without a file it is refused.
+    assert api(member).post("/api/datasets/", {}).status_code == 400
+    assert api(viewer).post("/api/datasets/", {}).status_code == 403
 
 
 def test_a_run_records_its_split_and_val_size_must_fit(member, data_dir):

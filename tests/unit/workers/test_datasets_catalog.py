@@ -82,7 +82,7 @@ def test_the_split_record_is_what_the_loader_records_and_follows_the_files(tmp_p
 
 
 def test_the_engine_and_the_loader_know_the_same_sets(tmp_path):
-    assert set(engine_config.IN_SHAPES) - {"folder"} == set(datasets.BUILTIN)
+    assert set(engine_config.IN_SHAPES) - {"folder", "upload"} == set(datasets.BUILTIN)
     assert set(engine_config.WITH_TEST_SPLIT) == set(datasets.WITH_TEST_SPLIT)
     for name in datasets.BUILTIN:
         assert datasets.describe(name, tmp_path).shape == engine_config.IN_SHAPES[name]
