@@ -20,6 +20,8 @@ ALLOWED = {
     "evolab.environment": set(),
     "evolab.datasets": set(),
     "evolab.launcher_watch": set(),
+    "evolab.client": set(),  # the Python client: requests + websockets, never Django
+    "evolab.cli": {"evolab.client"},
     "evolab.accounts": {"evolab.evolution", "evolab.environment"},
     "evolab.experiments": {"evolab.evolution", "evolab.accounts", "evolab.datasets",
                            "evolab.environment", "evolab.taskqueue", "evolab.worker_launch",
@@ -33,6 +35,8 @@ NO_FRAMEWORK = (
     "evolab.environment",
     "evolab.datasets",
     "evolab.launcher_watch",
+    "evolab.client",
+    "evolab.cli",
 )
 # Inside evolab.experiments: a module imports only modules of its own layer or below.
 LAYERS = [
