@@ -296,7 +296,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "evolab.redaction.exception_handler",
     # `?format=` names a download format (safetensors, onnx, ...), not a renderer.
     "URL_FORMAT_OVERRIDE": None,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "evolab.api_contract.ApiSchema",  # the error responses (#19.8)
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": [

@@ -30,3 +30,7 @@ urlpatterns = [
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
 ]
+
+# What Django itself refuses under /api/ (no such route, a body too large) answers JSON too.
+handler400 = "evolab.api_contract.bad_request"
+handler404 = "evolab.api_contract.not_found"

@@ -1,18 +1,20 @@
 """REST API (Django REST framework). Every queryset is scoped to the caller's teams, so
 another team's objects answer 404; a role too low for an action answers 403; state
-changes go through `services`; downloads are built by `downloads`."""
+changes go through `services`; downloads are built by `downloads`.
+
+The OpenAPI schema is the contract (evolab/api_contract.py, checked by Schemathesis in
+tests/unit/api/test_schemathesis.py): query parameters are `Query`s (api_filters.py), body
+fields take only their JSON type, and a run's config has its own schema
+(config.config_schema) beside the validator that says what it cannot (the installation's
+datasets, population <= max_individuals)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpResponse
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_field,
-)
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -21,17 +23,27 @@ from rest_framework.response import Response
 
 from evolab.accounts.models import Role
 from evolab.accounts.services import teams_for
-from evolab.datasets import list_datasets
+from evolab.api_contract import (
+    MAX_INT,
+    AnyAccept,
+    JsonBoolean,
+    JsonInteger,
+    JsonString,
+    Pagination,
+    Query,
+    not_blank_pattern,
+)
 
 from . import downloads, imports, services
 from .api_filters import (
-    ExperimentFilter,
-    IndividualFilter,
-    Pagination,
+    AFTER,
+    EXPERIMENT_QUERY,
+    INDIVIDUAL_QUERY,
     events_after,
+    filtered_experiments,
     ordered_individuals,
 )
-from .config import ConfigError
+from .config import ConfigError, config_schema
 from .events import experiment_payload
 from .models import Experiment, Individual, TransitionError
 
@@ -39,6 +51,15 @@ ID_PATTERN = r"[0-9]{1,18}"  # larger ids cannot exist; refusing them keeps SQL 
 CONFLICT = OpenApiResponse(description="Not allowed in the run's current status.")
 FORBIDDEN = OpenApiResponse(description="Your role in this team does not allow it.")
 BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment.")
+ENSEMBLE_FORMAT = Query("format", choices=("ensemble",), default="ensemble")
+INDIVIDUAL_FORMAT = Query(
+    "format",
+    choices=downloads.FORMATS,
+    default="bundle",
+    description="bundle: zip with model.pt (torch.export), model.safetensors, "
+    "model.onnx, dna.json, metrics.json, README.md; safetensors: the weights; torchscript: "
+    "model.pt alone; onnx; dna: the DNA as JSON.",
+)
 
 
 class BestSerializer(serializers.Serializer):
@@ -90,29 +111,106 @@ class ExperimentSerializer(serializers.ModelSerializer):
         return experiment_payload(exp)["best"]
 
 
+class ConfigField(serializers.JSONField):
+    """A run's settings: an object whose numbers are JSON numbers (validate_config, reading
+    the form's text too, would take "20" for 20); the rest is validate_config's."""
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        if not isinstance(data, dict):
+            raise ValidationError({"config": ["Expected an object of settings."]})
+        wrong = {}
+        for name, spec in config_schema(settings.EVOLAB_LIMITS)["properties"].items():
+            value = data.get(name)
+            if name not in data or value is None or spec["type"] not in ("integer", "number"):
+                continue  # null: "unset" where allowed, refused by validate_config elsewhere
+            integer = spec["type"] == "integer"
+            if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
+                wrong[name] = ["Enter a whole number." if integer else "Enter a number."]
+        if wrong:
+            raise ValidationError(wrong)
+        return data
+
+
+class ConfigFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = ConfigField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return config_schema(settings.EVOLAB_LIMITS)
+
+
+@extend_schema_field({"type": "string", "maxLength": 200, "pattern": not_blank_pattern()})
+class NameField(JsonString):
+    """A run's name: text with something besides blanks (or null characters) in it."""
+
+
 class ExperimentCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    team = serializers.IntegerField(
-        required=False, min_value=1, max_value=2**62, help_text="Optional if you are in one team."
+    name = NameField(
+        max_length=200,
+        trim_whitespace=False,  # the limit is on what was sent; services strips it
+        help_text="Any text but blanks, at most 200 characters.",
     )
-    config = serializers.JSONField(
+    team = JsonInteger(
+        required=False, min_value=1, max_value=MAX_INT, help_text="Optional if you are in one team."
+    )
+    config = ConfigField(
         help_text='Settings, e.g. {"dataset": "digits", "population": 20, "workers": 2, '
         '"steps_per_child": 300, "max_individuals": 200, "selection": "tournament", "seed": 1}'
     )
-    start = serializers.BooleanField(default=False)
+    start = JsonBoolean(default=False)
+
+    def validate_name(self, value: str) -> str:
+        if not value.strip():
+            raise ValidationError("Give the experiment a name.")
+        return value
 
 
 class WorkersSerializer(serializers.Serializer):
-    workers = serializers.JSONField(help_text="Number of parallel workers.")
+    def get_fields(self):
+        # The configured limit (settings.EVOLAB_LIMITS) when the schema or request is read.
+        most = settings.EVOLAB_LIMITS["max_workers"]
+        return {
+            "workers": JsonInteger(
+                min_value=1, max_value=most, help_text="Number of parallel workers."
+            )
+        }
+
+
+BOOST_MOST = 100_000
 
 
 class EscapeSerializer(serializers.Serializer):
-    boost_children = serializers.JSONField(
-        required=False, help_text="The next N children get 5 mutations each (docs/ALGORITHM.md §3)."
+    boost_children = JsonInteger(
+        required=False,
+        min_value=0,
+        max_value=BOOST_MOST,
+        help_text="The next N children get 5 mutations each (docs/ALGORITHM.md §3).",
     )
-    reset_weights = serializers.BooleanField(
+    reset_weights = JsonBoolean(
         required=False, help_text="true: the living individuals' children start from fresh weights."
     )
+
+
+# One knob at least: boost_children, or reset_weights true (false alone does nothing: a 400).
+ESCAPE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "boost_children": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": BOOST_MOST,
+            "description": "The next N children get 5 mutations each (docs/ALGORITHM.md §3).",
+        },
+        "reset_weights": {
+            "type": "boolean",
+            "description": "true: the living individuals' children start from fresh weights.",
+        },
+    },
+    "anyOf": [
+        {"required": ["boost_children"]},
+        {"required": ["reset_weights"], "properties": {"reset_weights": {"enum": [True]}}},
+    ],
+}
 
 
 class IndividualSerializer(serializers.ModelSerializer):
@@ -182,6 +280,11 @@ class EventPageSerializer(serializers.Serializer):
     last_seq = serializers.IntegerField()
 
 
+class PinnedSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    pinned = serializers.BooleanField()
+
+
 def require_role(user, team_id: int, role: str = Role.MEMBER) -> None:
     """403 for a team member whose role is too low (outsiders never get this far: 404)."""
     if not teams_for(user, role).filter(pk=team_id).exists():
@@ -192,7 +295,7 @@ def _control_schema(verb: str, created: bool = False):
     ok = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return extend_schema(
         request=None,
-        responses={ok: ExperimentSerializer, 403: FORBIDDEN, 404: None, 409: CONFLICT},
+        responses={ok: ExperimentSerializer, 403: FORBIDDEN, 409: CONFLICT},
         description=f"{verb.capitalize()} the run (team members and admins).",
     )
 
@@ -202,21 +305,37 @@ class SeedSerializer(serializers.Serializer):
     weights = serializers.FileField(required=False, help_text="its weights as .safetensors")
 
 
+# Whether a download exists depends on what was kept: the schema can say it in words only.
+DOWNLOAD_404 = OpenApiResponse(
+    description="No such object among your teams', or its weights were not kept (dead "
+    "individuals' weights are removed), or (onnx) the architecture does not export to ONNX."
+)
+
+
 class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Runs of your teams. Filter with ?status= and ?team=, order with ?ordering=."""
 
     serializer_class = ExperimentSerializer
-    filterset_class = ExperimentFilter
-    ordering_fields = ["created", "name", "best_val_accuracy", "individuals_trained"]
+    filter_backends: list = []  # list() reads its own parameters (api_filters.EXPERIMENT_QUERY)
     pagination_class = Pagination
     lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         return Experiment.objects.for_teams(teams_for(self.request.user)).select_related("best")
 
+    @extend_schema(parameters=[query.parameter() for query in EXPERIMENT_QUERY])
+    def list(self, request):
+        rows = filtered_experiments(self.get_queryset(), request.query_params)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(ExperimentSerializer(page, many=True).data)
+
     @extend_schema(
         request=ExperimentCreateSerializer,
-        responses={201: ExperimentSerializer, 400: OpenApiResponse(description="Field errors.")},
+        responses={201: ExperimentSerializer},
+        description="Create a run in one of your teams (members and admins). Beyond what the "
+        "schema says, the config's dataset must be one GET /api/datasets/ lists as ready, "
+        "max_individuals at least the population, and val_size only for a set with a test "
+        "split that it fits: else a 400 naming the setting.",
     )
     def create(self, request):
         body = ExperimentCreateSerializer(data=request.data)
@@ -298,7 +417,10 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             raise ValidationError(exc.errors) from None
         return Response(ExperimentSerializer(exp).data)
 
-    @extend_schema(request=EscapeSerializer, responses={200: OpenApiTypes.OBJECT, 403: FORBIDDEN})
+    @extend_schema(
+        request={"application/json": ESCAPE_SCHEMA},
+        responses={200: OpenApiTypes.OBJECT, 403: FORBIDDEN},
+    )
     @action(detail=True, methods=["post"])
     def escape(self, request, pk=None):
         """ALGORITHM.md §3 escape knobs: {"boost_children": N} and/or {"reset_weights": true}."""
@@ -318,11 +440,16 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             raise ValidationError({"detail": "Send boost_children and/or reset_weights: true."})
         return Response(done)
 
-    @extend_schema(request=SeedSerializer, responses={201: IndividualSerializer, 403: FORBIDDEN})
+    @extend_schema(
+        request=SeedSerializer,
+        responses={201: IndividualSerializer, 403: FORBIDDEN},
+        description="Import an individual (DNA JSON, optionally safetensors weights) into the "
+        "initial population of a run that has not started. Nothing else is ever accepted: a "
+        "file that is not a valid DNA or safetensors for it, or a run that has started or "
+        "whose initial population is full, is a 400 naming the field.",
+    )
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
     def seed(self, request, pk=None):
-        """Import an individual (DNA JSON, optionally safetensors weights) into the initial
-        population of a run that has not started. Nothing else is ever accepted."""
         exp = self._member_experiment()
         body = SeedSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -339,39 +466,39 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return Response(IndividualSerializer(ind).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        parameters=IndividualFilter.schema_parameters(),
+        parameters=[query.parameter() for query in INDIVIDUAL_QUERY],
         responses=IndividualSerializer(many=True),
     )
-    @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=[])
+    @action(detail=True, methods=["get"])
     def individuals(self, request, pk=None):
         """The run's individuals, filtered by state, minimum accuracy and mutation."""
         rows = ordered_individuals(self.get_object(), request.query_params)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(IndividualSerializer(page, many=True).data)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("after", int, description="Events with a larger seq (default 0).")
-        ],
-        responses=EventPageSerializer,
-    )
-    @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=[])
+    @extend_schema(parameters=[AFTER.parameter()], responses=EventPageSerializer)
+    @action(detail=True, methods=["get"])
     def events(self, request, pk=None):
         """The event log after a sequence number (at most 1000; ask again from the last)."""
         exp = self.get_object()
-        rows = events_after(exp, request.query_params.get("after", "0"))
+        rows = events_after(exp, request.query_params)
         return Response({"events": [e.to_message() for e in rows], "last_seq": exp.last_seq})
 
     @extend_schema(
-        parameters=[OpenApiParameter("format", str, enum=["ensemble"], default="ensemble")],
-        responses={200: BINARY, 404: None},
+        parameters=[ENSEMBLE_FORMAT.parameter()],
+        responses={
+            (200, "application/zip"): BINARY,
+            404: OpenApiResponse(
+                description="No such run among your teams', or none of its individuals has "
+                "weights yet (or they were not kept)."
+            ),
+        },
     )
-    @action(detail=True, methods=["get"], filterset_class=None, ordering_fields=[])
+    @action(detail=True, methods=["get"], content_negotiation_class=AnyAccept)
     def download(self, request, pk=None) -> HttpResponse:
         """The top-k ensemble (config ensemble_k) as one zip bundle."""
         exp = self.get_object()
-        if request.query_params.get("format", "ensemble") != "ensemble":
-            raise ValidationError({"format": ["Choose: ensemble."]})
+        ENSEMBLE_FORMAT.read(request.query_params)
         return downloads.ensemble_download(exp)
 
 
@@ -379,12 +506,13 @@ class IndividualViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """One individual of a run of your teams, with its DNA."""
 
     serializer_class = IndividualSerializer
+    filter_backends: list = []
     lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
         return Individual.objects.filter(experiment__team__in=teams_for(self.request.user))
 
-    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT, 403: FORBIDDEN})
+    @extend_schema(request=None, responses={200: PinnedSerializer, 403: FORBIDDEN})
     @action(detail=True, methods=["post", "delete"])
     def pin(self, request, pk=None):
         """Keep this individual's weights whatever the retention rule says (DELETE unpins)."""
@@ -394,22 +522,23 @@ class IndividualViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         return Response({"id": ind.pk, "pinned": request.method == "POST"})
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "format",
-                str,
-                enum=list(downloads.FORMATS),
-                default="bundle",
-                description="bundle: zip with model.pt (torch.export), model.safetensors, "
-                "model.onnx, dna.json, metrics.json, README.md; torchscript: model.pt alone.",
-            )  # fmt: skip
-        ],
-        responses={200: BINARY, 400: None, 404: None},
+        parameters=[INDIVIDUAL_FORMAT.parameter()],
+        responses={
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="bundle: a zip; safetensors, torchscript and onnx: "
+                "application/octet-stream; dna: the DNA as JSON. An attachment.",
+            ),
+            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            404: DOWNLOAD_404,
+        },
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], content_negotiation_class=AnyAccept)
     def download(self, request, pk=None) -> HttpResponse:
         ind = self.get_object()
-        return downloads.individual_download(ind, request.query_params.get("format", "bundle"))
+        fmt = INDIVIDUAL_FORMAT.read(request.query_params)
+        return downloads.individual_download(ind, fmt)
 
 
 class DatasetSerializer(serializers.Serializer):
@@ -429,16 +558,3 @@ class DatasetSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="missing: the files expected, and where"
     )
     reason = serializers.CharField(help_text="missing or invalid: why, in words")
-
-
-class DatasetViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """The datasets a run can use, each ready (with its split sizes and shape) or missing
-    (with the files it expects under EVOLAB_DATA_DIR, or the package that installs them).
-    The same for every signed-in user: only the installation's own datasets."""
-
-    serializer_class = DatasetSerializer
-    pagination_class = Pagination
-    filter_backends: list = []
-
-    def get_queryset(self):
-        return [entry.to_json() for entry in list_datasets(settings.EVOLAB_DATA_DIR)]

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status, viewsets
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from evolab.accounts.models import Role
 from evolab.accounts.services import teams_for
+from evolab.api_contract import MAX_INT, JsonString, Query, not_blank_pattern
 from evolab.datasets import DatasetError, list_datasets
 from evolab.datasets import uploads as files
 
@@ -28,6 +29,11 @@ from .api_filters import Pagination
 from .models import DatasetState, TeamDataset
 
 UPLOAD_STATES = [s.value for s in DatasetState]
+CHOOSE_FILE = "Choose an archive to upload (a .zip, or a .tar[.gz] of IDX/CIFAR files)."
+# ?team= is read before the body: a team you may not upload to is refused before the file.
+UPLOAD_TEAM = Query(
+    "team", "integer", 1, MAX_INT, description="The team, checked before the file is read."
+)
 
 
 class TeamDatasetSerializer(serializers.ModelSerializer):
@@ -66,14 +72,37 @@ class TeamDatasetSerializer(serializers.ModelSerializer):
         return self._sizes(ds).get("test")
 
 
+@extend_schema_field(
+    {"type": "string", "maxLength": uploads.NAME_CHARS, "pattern": not_blank_pattern()}
+)
+class DatasetNameField(JsonString):
+    """A dataset's name: at most 100 characters, not only blanks, printable, new in the team
+    (the last two uploads.clean_name checks: a 400 naming the field)."""
+
+    def __init__(self, **kwargs):
+        message = "Give the dataset a name."
+        super().__init__(
+            max_length=uploads.NAME_CHARS,
+            trim_whitespace=False,  # the limit is on what was sent; clean_name strips it
+            error_messages={"required": message, "blank": message},
+            help_text="Printable text, new in the team.",
+            **kwargs,
+        )
+
+
 class UploadSerializer(serializers.Serializer):
     file = serializers.FileField(
-        required=False, help_text="a .zip of <class>/<image>, or IDX/CIFAR files"
+        help_text="a .zip of <class>/<image>, or IDX/CIFAR files",
+        error_messages={"required": CHOOSE_FILE},
     )
-    name = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    name = DatasetNameField()
     team = serializers.IntegerField(
-        required=False, min_value=1, max_value=2**62, help_text="Optional if you are in one team."
+        required=False, min_value=1, max_value=MAX_INT, help_text="Optional if you are in one team."
     )
+
+
+class RenameSerializer(serializers.Serializer):
+    name = DatasetNameField()
 
 
 class ListedSerializer(DatasetSerializer):
@@ -124,7 +153,12 @@ class DatasetViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         request={"multipart/form-data": UploadSerializer},
-        responses={201: TeamDatasetSerializer, 400: None, 403: FORBIDDEN, 413: None},
+        parameters=[UPLOAD_TEAM.parameter()],
+        responses={
+            201: TeamDatasetSerializer,
+            403: FORBIDDEN,
+            404: OpenApiResponse(description="?team= or team is not one of your teams."),
+        },
         description="Upload an archive as a team member; a worker indexes it (poll the "
         "dataset's state and progress).",
     )
@@ -134,7 +168,7 @@ class DatasetViewSet(viewsets.GenericViewSet):
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        team = self._team(request.query_params.get("team"), early=True)
+        team = self._team(UPLOAD_TEAM.read(request.query_params), early=True)
         if length > cap:
             return Response(
                 {
@@ -178,24 +212,26 @@ class DatasetViewSet(viewsets.GenericViewSet):
         return members.get(pk=team_id)
 
     @extend_schema(
-        request=TeamDatasetSerializer,
-        responses={200: TeamDatasetSerializer, 400: None, 403: FORBIDDEN, 404: None},
-        description="Rename (team admins).",
+        request=RenameSerializer,
+        responses={200: TeamDatasetSerializer, 403: FORBIDDEN},
+        description="Rename (team admins); without a name nothing changes.",
     )
     def partial_update(self, request, pk=None):
         ds = self.get_object()
         require_role(request.user, ds.team_id, Role.ADMIN)
-        try:
-            uploads.rename(ds, request.data.get("name"))
-        except uploads.UploadRefused as exc:
-            raise ValidationError({"name": [str(exc)]}) from None
+        body = RenameSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        if "name" in body.validated_data:
+            try:
+                uploads.rename(ds, body.validated_data["name"])
+            except uploads.UploadRefused as exc:
+                raise ValidationError({"name": [str(exc)]}) from None
         return Response(TeamDatasetSerializer(ds).data)
 
     @extend_schema(
         responses={
             204: None,
             403: FORBIDDEN,
-            404: None,
             409: OpenApiResponse(description="In use."),
         },
         description="Delete it and its files (team admins); refused while a run uses it.",

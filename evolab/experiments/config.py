@@ -77,7 +77,8 @@ def _as_float(value: Any) -> float | None:
     return result if math.isfinite(result) else None
 
 
-def _check_ints(raw: dict, limits: dict, errors: dict, out: dict) -> None:
+def int_bounds(limits: dict[str, int]) -> dict[str, tuple[int, int]]:
+    """(least, most) of each whole-number setting; the optional ones may also be null."""
     upper = {
         "population": limits["max_population"],
         "workers": limits["max_workers"],
@@ -92,7 +93,11 @@ def _check_ints(raw: dict, limits: dict, errors: dict, out: dict) -> None:
         "plateau_individuals": limits["max_individuals"],
         "val_size": 1_000_000,  # the loader checks it against the training set's size
     }
-    for name, low in {**_INTS, **_OPTIONAL_INTS}.items():
+    return {name: (low, upper[name]) for name, low in {**_INTS, **_OPTIONAL_INTS}.items()}
+
+
+def _check_ints(raw: dict, limits: dict, errors: dict, out: dict) -> None:
+    for name, (low, high) in int_bounds(limits).items():
         if name not in raw or (name in _OPTIONAL_INTS and raw[name] in (None, "")):
             continue
         value = _as_int(raw[name])
@@ -100,8 +105,8 @@ def _check_ints(raw: dict, limits: dict, errors: dict, out: dict) -> None:
             errors.setdefault(name, []).append("Enter a whole number.")
         elif value < low:
             errors.setdefault(name, []).append(f"Must be at least {low}.")
-        elif value > upper[name]:
-            errors.setdefault(name, []).append(f"Must be at most {upper[name]} (configured limit).")
+        elif value > high:
+            errors.setdefault(name, []).append(f"Must be at most {high} (configured limit).")
         else:
             out[name] = value
 
@@ -165,3 +170,31 @@ def validate_config(raw: Any, limits: dict[str, int]) -> ExperimentConfig:
     if errors:
         raise ConfigError(errors)
     return ExperimentConfig(**out)
+
+
+def config_schema(limits: dict[str, int]) -> dict[str, Any]:
+    """The JSON Schema of a config as the API takes it (the OpenAPI schema shows it): each
+    setting's type and bounds, as validate_config checks them, and no other key. What a
+    schema cannot say validate_config checks too: the dataset is one this installation has
+    (GET /api/datasets/), max_individuals is at least the population, val_size applies to
+    the sets with a test split."""
+    spec: dict[str, dict[str, Any]] = {
+        "dataset": {
+            "type": "string",
+            "description": "A dataset GET /api/datasets/ lists as ready: "
+            f"{', '.join(BUILTIN_DATASETS)}, folder:<name> (an image folder under "
+            "EVOLAB_DATA_DIR) or another it lists.",
+        },
+        "selection": {"type": "string", "enum": list(SELECTIONS)},
+        "max_flops": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+        "target_accuracy": {"type": "number", "minimum": 0, "exclusiveMinimum": True, "maximum": 1},
+    }
+    for name, (low, high) in int_bounds(limits).items():
+        spec[name] = {"type": "integer", "minimum": low, "maximum": high}
+    for name in ("max_flops", "target_accuracy", *_OPTIONAL_INTS):
+        spec[name]["nullable"] = True  # null: not set
+    return {
+        "type": "object",
+        "properties": {name: spec[name] for name in ExperimentConfig.field_names()},
+        "additionalProperties": False,
+    }
