@@ -15,26 +15,32 @@ from .harness import PASSWORD, run_async
 
 pytestmark = pytest.mark.integration
 
-# wes is a viewer of Vision that the tests remove and re-add; ana is Vision's admin.
+# wes is a viewer of Vision (made a member by one test, removed by the last); ana is
+# Vision's admin; the three API tokens are wes's (two) and oscar's, of another team.
 USERS = """
 from django.contrib.auth.models import User
 from evolab.accounts.models import Team, Membership
+from evolab.accounts.services import create_token
 vision = Team.objects.get(name="Vision")
 for name, role in [("ana", "admin"), ("wes", "viewer")]:
     user, _ = User.objects.get_or_create(username=name)
     user.set_password("{password}"); user.save()
     Membership.objects.update_or_create(user=user, team=vision, defaults={{"role": role}})
-print(vision.pk, User.objects.get(username="wes").pk)
+tokens = [create_token(User.objects.get(username=n), "script") for n in ("wes", "wes", "oscar")]
+print(vision.pk, User.objects.get(username="wes").pk, *(f"{{t.pk}}:{{k}}" for t, k in tokens))
 """
 CLOSE_WITHIN = 1.0  # seconds, from the admin's answer to the socket's close
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def world(finished_run):
+    """Made once per stack (one manage.py process); the tests run in file order, the
+    removal last."""
     stack, _, exp_id = finished_run
     out = stack.manage("shell", "-c", USERS.format(password=PASSWORD))
-    team_id, wes_id = map(int, out.strip().splitlines()[-1].split())
-    return stack, exp_id, team_id, wes_id
+    team_id, wes_id, *tokens = out.strip().splitlines()[-1].split()
+    stack.tokens = [tuple(t.split(":", 1)) for t in tokens]
+    return stack, exp_id, int(team_id), int(wes_id)
 
 
 def url(stack, exp_id: int | None) -> str:
@@ -77,27 +83,6 @@ async def replays(ws) -> int:
 def post(stack, session, path: str, **data):
     r = session.post(f"{stack.url}{path}", data=data, timeout=10, allow_redirects=False)
     assert r.status_code in (200, 302), (path, r.status_code, r.text[:300])
-
-
-def test_removing_a_viewer_closes_their_open_sockets_within_a_second(world):
-    stack, exp_id, team_id, wes_id = world
-    wes, ana = stack.session("wes"), stack.session("ana")
-
-    async def scenario():
-        async with (
-            websockets.connect(url(stack, exp_id), additional_headers=headers(stack, wes)) as run,
-            websockets.connect(url(stack, None), additional_headers=headers(stack, wes)) as runs,
-        ):
-            assert await drain(run) > 0
-            remove = f"/accounts/teams/{team_id}/members/{wes_id}/remove/"
-            closed = await closed_after(run, lambda: post(stack, ana, remove))
-            return closed, runs.state.name
-
-    (code, seconds), list_state = run_async(scenario())
-    assert code == 4403 and seconds < CLOSE_WITHIN, (code, seconds, stack.logs())
-    assert list_state == "OPEN"  # the list socket stays (it now follows no run of Vision)
-    with pytest.raises((InvalidStatus, ConnectionClosed)):  # and a new socket is refused
-        run_async(drain_one(url(stack, exp_id), headers(stack, wes)))
 
 
 async def drain_one(address, hdrs):
@@ -182,19 +167,9 @@ def test_a_path_no_route_serves_is_refused_not_a_500(world, path):
         assert refused.value.rcvd.code == 4404
 
 
-TOKEN = """
-from django.contrib.auth.models import User
-from evolab.accounts.services import create_token
-for name in ("wes", "wes", "oscar"):
-    token, key = create_token(User.objects.get(username=name), "script")
-    print(token.pk, key)
-"""
-
-
 def test_a_script_signs_in_with_a_token_and_its_revocation_closes_the_socket(world):
     stack, exp_id, *_ = world
-    lines = stack.manage("shell", "-c", TOKEN).strip().splitlines()[-3:]
-    (token_id, key), (_, spare), (_, oscars) = (line.split() for line in lines)
+    (token_id, key), (_, spare), (_, oscars) = stack.tokens
     wes = stack.session("wes")
     token = {"Authorization": f"Token {key}"}  # and no Origin: a script, not a browser
 
@@ -223,3 +198,24 @@ def test_a_script_signs_in_with_a_token_and_its_revocation_closes_the_socket(wor
 async def drain_one_message(address, hdrs) -> dict:
     async with websockets.connect(address, additional_headers=hdrs) as ws:
         return json.loads(await asyncio.wait_for(ws.recv(), 5))
+
+
+def test_removing_a_member_closes_their_open_sockets_within_a_second(world):
+    stack, exp_id, team_id, wes_id = world
+    wes, ana = stack.session("wes"), stack.session("ana")
+
+    async def scenario():
+        async with (
+            websockets.connect(url(stack, exp_id), additional_headers=headers(stack, wes)) as run,
+            websockets.connect(url(stack, None), additional_headers=headers(stack, wes)) as runs,
+        ):
+            assert await drain(run) > 0
+            remove = f"/accounts/teams/{team_id}/members/{wes_id}/remove/"
+            closed = await closed_after(run, lambda: post(stack, ana, remove))
+            return closed, runs.state.name
+
+    (code, seconds), list_state = run_async(scenario())
+    assert code == 4403 and seconds < CLOSE_WITHIN, (code, seconds, stack.logs())
+    assert list_state == "OPEN"  # the list socket stays (it now follows no run of Vision)
+    with pytest.raises((InvalidStatus, ConnectionClosed)):  # and a new socket is refused
+        run_async(drain_one(url(stack, exp_id), headers(stack, wes)))

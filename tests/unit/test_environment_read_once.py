@@ -21,6 +21,12 @@ ALLOWED_READS = {
     "evolab/environment.py": "the strict readers settings uses",
     "evolab/launch.py": "makes var/ and its key before Django loads (EVOLAB_VAR_DIR, SECRET_KEY)",
     "evolab/worker_launch.py": "CUDA_VISIBLE_DEVICES: the driver's, handed on to each GPU worker",
+    "evolab/launcher_watch.py": "EVOLAB_LAUNCHER_PID: which process to die with, set by the "
+    "launcher, read in embedded_redis too (which never loads Django's settings)",
+    # The Python client and its CLI run in the user's notebook or shell, never with Django.
+    "evolab/cli.py": "the client's EVOLAB_URL / EVOLAB_TOKEN (no Django settings there)",
+    "evolab/client/http.py": "the client's EVOLAB_URL / EVOLAB_TOKEN (no Django settings there)",
+    "evolab/client/config.py": "where the CLI keeps its login: EVOLAB_CONFIG, XDG_CONFIG_HOME",
 }
 
 
