@@ -100,8 +100,13 @@ def _listening(port: int) -> bool:
 
 
 # --- the faults (each returns a line for the log) ---------------------------------------------
+def _workers(stack: Stack) -> list[str]:
+    """The Celery worker processes: w0, w1, ... (not "web")."""
+    return [n for n in stack.procs if n[0] == "w" and n[1:].isdigit()]
+
+
 def worker_kill(stack: Stack, services: PrivateServices, rng: random.Random) -> str:
-    name = rng.choice([n for n in stack.procs if n.startswith("w")])
+    name = rng.choice(_workers(stack))
     stack.kill(name, signal.SIGKILL)
     time.sleep(3)
     stack.start_worker(name, 1)
@@ -109,7 +114,7 @@ def worker_kill(stack: Stack, services: PrivateServices, rng: random.Random) -> 
 
 
 def worker_stop(stack: Stack, services: PrivateServices, rng: random.Random) -> str:
-    name = rng.choice([n for n in stack.procs if n.startswith("w")])
+    name = rng.choice(_workers(stack))
     pause = float(stack.env["EVOLAB_LEASE_SECONDS"]) * 2 + 2
     os.killpg(stack.procs[name].pid, signal.SIGSTOP)
     time.sleep(pause)
