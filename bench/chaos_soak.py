@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from chaos import accounting  # noqa: E402
 
 from tests.integration import harness  # noqa: E402
-from tests.integration.harness import Stack, free_port, wait_for  # noqa: E402
+from tests.integration.harness import Stack, free_port, listening, wait_for  # noqa: E402
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 POPULATION = 8
@@ -74,7 +74,7 @@ class PrivateServices:
              "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        wait_for(lambda: _listening(self.redis_port), 10, "redis-server")
+        wait_for(lambda: listening(self.redis_port), 10, "redis-server")
 
     def stop_redis(self) -> None:
         if self.redis is not None:
@@ -87,16 +87,6 @@ class PrivateServices:
             self.pg("stop")
         except RuntimeError:
             pass
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
 
 
 # --- the faults (each returns a line for the log) ---------------------------------------------

@@ -4,7 +4,6 @@ GPU), and for `make run` not its web server or embedded Redis either."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -13,7 +12,7 @@ import uuid
 
 import pytest
 
-from .harness import ROOT, free_port, wait_for
+from .harness import ROOT, free_port, listening, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -37,14 +36,6 @@ def tagged(tag: str) -> list[int]:
             continue
         found.append(int(entry))
     return found
-
-
-def listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False
 
 
 def described(pids: list[int]) -> list[str]:
