@@ -10,12 +10,10 @@ datasets, population <= max_individuals)."""
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
@@ -24,14 +22,9 @@ from rest_framework.response import Response
 from evolab.accounts.models import Role
 from evolab.accounts.services import teams_for
 from evolab.api_contract import (
-    MAX_INT,
     AnyAccept,
-    JsonBoolean,
-    JsonInteger,
-    JsonString,
     Pagination,
     Query,
-    not_blank_pattern,
 )
 
 from . import downloads, imports, services
@@ -43,8 +36,18 @@ from .api_filters import (
     filtered_experiments,
     ordered_individuals,
 )
-from .config import ConfigError, config_schema
-from .events import experiment_payload
+from .api_serializers import (
+    ESCAPE_SCHEMA,
+    EscapeSerializer,
+    EventPageSerializer,
+    ExperimentCreateSerializer,
+    ExperimentSerializer,
+    IndividualSerializer,
+    PinnedSerializer,
+    SeedSerializer,
+    WorkersSerializer,
+)
+from .config import ConfigError
 from .models import Experiment, Individual, TransitionError
 
 ID_PATTERN = r"[0-9]{1,18}"  # larger ids cannot exist; refusing them keeps SQL in range
@@ -62,229 +65,6 @@ INDIVIDUAL_FORMAT = Query(
 )
 
 
-class BestSerializer(serializers.Serializer):
-    id = serializers.IntegerField(allow_null=True)
-    val_accuracy = serializers.FloatField(allow_null=True)
-
-
-class SplitSerializer(serializers.Serializer):
-    """How the run's dataset was split when it was created (evolab.datasets.split_record)."""
-
-    train = serializers.IntegerField()
-    val = serializers.IntegerField()
-    test = serializers.IntegerField()
-    seed = serializers.IntegerField()
-    val_size = serializers.IntegerField(allow_null=True, help_text="as configured (null: default)")
-    stratified = serializers.BooleanField()
-    fingerprint = serializers.CharField(help_text="sha256 of the dataset's source files")
-
-
-class ExperimentSerializer(serializers.ModelSerializer):
-    best = serializers.SerializerMethodField()
-    dataset_split = SplitSerializer(read_only=True, allow_null=True)
-
-    class Meta:
-        model = Experiment
-        fields = [
-            "id",
-            "name",
-            "team",
-            "status",
-            "config",
-            "individuals_trained",
-            "best",
-            "total_flops",
-            "weights_bytes",
-            "test_accuracy",
-            "ensemble_test_accuracy",
-            "created",
-            "started",
-            "ended",
-            "failure_reason",
-            "last_seq",
-            "dataset_split",
-        ]
-        read_only_fields = fields
-
-    @extend_schema_field(BestSerializer)
-    def get_best(self, exp: Experiment) -> dict:
-        return experiment_payload(exp)["best"]
-
-
-class ConfigField(serializers.JSONField):
-    """A run's settings: an object whose numbers are JSON numbers (validate_config, reading
-    the form's text too, would take "20" for 20); the rest is validate_config's."""
-
-    def to_internal_value(self, data):
-        data = super().to_internal_value(data)
-        if not isinstance(data, dict):
-            raise ValidationError({"config": ["Expected an object of settings."]})
-        wrong = {}
-        for name, spec in config_schema(settings.EVOLAB_LIMITS)["properties"].items():
-            value = data.get(name)
-            if name not in data or value is None or spec["type"] not in ("integer", "number"):
-                continue  # null: "unset" where allowed, refused by validate_config elsewhere
-            integer = spec["type"] == "integer"
-            if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
-                wrong[name] = ["Enter a whole number." if integer else "Enter a number."]
-        if wrong:
-            raise ValidationError(wrong)
-        return data
-
-
-class ConfigFieldSchema(OpenApiSerializerFieldExtension):
-    target_class = ConfigField
-
-    def map_serializer_field(self, auto_schema, direction):
-        return config_schema(settings.EVOLAB_LIMITS)
-
-
-@extend_schema_field({"type": "string", "maxLength": 200, "pattern": not_blank_pattern()})
-class NameField(JsonString):
-    """A run's name: text with something besides blanks (or null characters) in it."""
-
-
-class ExperimentCreateSerializer(serializers.Serializer):
-    name = NameField(
-        max_length=200,
-        trim_whitespace=False,  # the limit is on what was sent; services strips it
-        help_text="Any text but blanks, at most 200 characters.",
-    )
-    team = JsonInteger(
-        required=False, min_value=1, max_value=MAX_INT, help_text="Optional if you are in one team."
-    )
-    config = ConfigField(
-        help_text='Settings, e.g. {"dataset": "digits", "population": 20, "workers": 2, '
-        '"steps_per_child": 300, "max_individuals": 200, "selection": "tournament", "seed": 1}'
-    )
-    start = JsonBoolean(default=False)
-
-    def validate_name(self, value: str) -> str:
-        if not value.strip():
-            raise ValidationError("Give the experiment a name.")
-        return value
-
-
-class WorkersSerializer(serializers.Serializer):
-    def get_fields(self):
-        # The configured limit (settings.EVOLAB_LIMITS) when the schema or request is read.
-        most = settings.EVOLAB_LIMITS["max_workers"]
-        return {
-            "workers": JsonInteger(
-                min_value=1, max_value=most, help_text="Number of parallel workers."
-            )
-        }
-
-
-BOOST_MOST = 100_000
-
-
-class EscapeSerializer(serializers.Serializer):
-    boost_children = JsonInteger(
-        required=False,
-        min_value=0,
-        max_value=BOOST_MOST,
-        help_text="The next N children get 5 mutations each (docs/ALGORITHM.md §3).",
-    )
-    reset_weights = JsonBoolean(
-        required=False, help_text="true: the living individuals' children start from fresh weights."
-    )
-
-
-# One knob at least: boost_children, or reset_weights true (false alone does nothing: a 400).
-ESCAPE_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "boost_children": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": BOOST_MOST,
-            "description": "The next N children get 5 mutations each (docs/ALGORITHM.md §3).",
-        },
-        "reset_weights": {
-            "type": "boolean",
-            "description": "true: the living individuals' children start from fresh weights.",
-        },
-    },
-    "anyOf": [
-        {"required": ["boost_children"]},
-        {"required": ["reset_weights"], "properties": {"reset_weights": {"enum": [True]}}},
-    ],
-}
-
-
-class IndividualSerializer(serializers.ModelSerializer):
-    """The same names as the live events (events.individual_payload), plus DNA and sizes."""
-
-    parent = serializers.IntegerField(source="parent_id", allow_null=True, read_only=True)
-    mutation = serializers.SerializerMethodField()
-    born = serializers.SerializerMethodField()
-    trained = serializers.SerializerMethodField()
-    died = serializers.SerializerMethodField()
-    has_weights = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Individual
-        fields = [
-            "id",
-            "experiment",
-            "number",
-            "parent",
-            "mutation",
-            "mutation_description",
-            "state",
-            "val_accuracy",
-            "test_accuracy",
-            "flops",
-            "params",
-            "steps",
-            "born",
-            "trained",
-            "died",
-            "train_seconds",
-            "worker",
-            "pinned",
-            "has_weights",
-            "weights_size",
-            "dna",
-        ]
-        read_only_fields = fields
-
-    def get_mutation(self, ind: Individual) -> str | None:
-        return ind.mutation or None
-
-    def _stamp(self, value) -> float | None:
-        return value.timestamp() if value else None
-
-    def get_born(self, ind: Individual) -> float | None:
-        return self._stamp(ind.born)
-
-    def get_trained(self, ind: Individual) -> float | None:
-        return self._stamp(ind.trained)
-
-    def get_died(self, ind: Individual) -> float | None:
-        return self._stamp(ind.died)
-
-    def get_has_weights(self, ind: Individual) -> bool:
-        return bool(ind.weights)
-
-
-class EventSerializer(serializers.Serializer):
-    seq = serializers.IntegerField()
-    kind = serializers.CharField()
-    data = serializers.DictField()
-
-
-class EventPageSerializer(serializers.Serializer):
-    events = EventSerializer(many=True)
-    last_seq = serializers.IntegerField()
-
-
-class PinnedSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    pinned = serializers.BooleanField()
-
-
 def require_role(user, team_id: int, role: str = Role.MEMBER) -> None:
     """403 for a team member whose role is too low (outsiders never get this far: 404)."""
     if not teams_for(user, role).filter(pk=team_id).exists():
@@ -298,11 +78,6 @@ def _control_schema(verb: str, created: bool = False):
         responses={ok: ExperimentSerializer, 403: FORBIDDEN, 409: CONFLICT},
         description=f"{verb.capitalize()} the run (team members and admins).",
     )
-
-
-class SeedSerializer(serializers.Serializer):
-    dna = serializers.FileField(help_text="the DNA as JSON (evolab DNA schema 1)")
-    weights = serializers.FileField(required=False, help_text="its weights as .safetensors")
 
 
 # Whether a download exists depends on what was kept: the schema can say it in words only.
@@ -539,22 +314,3 @@ class IndividualViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         ind = self.get_object()
         fmt = INDIVIDUAL_FORMAT.read(request.query_params)
         return downloads.individual_download(ind, fmt)
-
-
-class DatasetSerializer(serializers.Serializer):
-    """A dataset and whether its files are installed (evolab.datasets.catalog)."""
-
-    name = serializers.CharField(help_text="the config's dataset value")
-    title = serializers.CharField()
-    state = serializers.ChoiceField(["ready", "missing", "invalid"])
-    shape = serializers.ListField(child=serializers.IntegerField(), help_text="C, H, W")
-    num_classes = serializers.IntegerField(allow_null=True)
-    train = serializers.IntegerField(allow_null=True, help_text="with the default val_size")
-    val = serializers.IntegerField(allow_null=True)
-    test = serializers.IntegerField(allow_null=True)
-    stratified = serializers.BooleanField(help_text="validation held out class by class")
-    source = serializers.CharField(help_text="where the files were found")
-    expected = serializers.ListField(
-        child=serializers.CharField(), help_text="missing: the files expected, and where"
-    )
-    reason = serializers.CharField(help_text="missing or invalid: why, in words")

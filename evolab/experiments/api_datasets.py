@@ -24,7 +24,7 @@ from evolab.datasets import DatasetError, list_datasets
 from evolab.datasets import uploads as files
 
 from . import uploads
-from .api import FORBIDDEN, ID_PATTERN, DatasetSerializer, require_role
+from .api import FORBIDDEN, ID_PATTERN, require_role
 from .api_filters import Pagination
 from .models import DatasetState, TeamDataset
 
@@ -34,6 +34,25 @@ CHOOSE_FILE = "Choose an archive to upload (a .zip, or a .tar[.gz] of IDX/CIFAR 
 UPLOAD_TEAM = Query(
     "team", "integer", 1, MAX_INT, description="The team, checked before the file is read."
 )
+
+
+class DatasetSerializer(serializers.Serializer):
+    """A dataset and whether its files are installed (evolab.datasets.catalog)."""
+
+    name = serializers.CharField(help_text="the config's dataset value")
+    title = serializers.CharField()
+    state = serializers.ChoiceField(["ready", "missing", "invalid"])
+    shape = serializers.ListField(child=serializers.IntegerField(), help_text="C, H, W")
+    num_classes = serializers.IntegerField(allow_null=True)
+    train = serializers.IntegerField(allow_null=True, help_text="with the default val_size")
+    val = serializers.IntegerField(allow_null=True)
+    test = serializers.IntegerField(allow_null=True)
+    stratified = serializers.BooleanField(help_text="validation held out class by class")
+    source = serializers.CharField(help_text="where the files were found")
+    expected = serializers.ListField(
+        child=serializers.CharField(), help_text="missing: the files expected, and where"
+    )
+    reason = serializers.CharField(help_text="missing or invalid: why, in words")
 
 
 class TeamDatasetSerializer(serializers.ModelSerializer):
