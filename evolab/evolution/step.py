@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from .config import EvolutionConfig
 from .dna import DNA, Limits
 from .mutations import MutationRecord, mutate, random_dna
-from .selection import Candidate, plan_step
+from .selection import Candidate, Plan, plan_step
 
 ESCAPE_MUTATIONS = 5  # escape (a): k mutations per child for one generation (docs/ALGORITHM.md)
 DEFAULT_MAX_CHILD_MEMORY_MB = 8192  # EVOLAB_MAX_CHILD_MEMORY_MB's default
@@ -139,15 +139,24 @@ def plan_child(
     dna_of: Callable[[Hashable], DNA],
     limits: Limits | None = None,
 ) -> ChildPlan | None:
-    """Select, kill and conceive (docs/ALGORITHM.md §1): None while too few are alive.
+    """Select, kill and conceive (docs/ALGORITHM.md §1); None while the population is full
+    but too few are alive to select from (wait for the children in training). Below the
+    set-point with too few alive, the step still refills: §1.1.
 
     `dna_of(parent)` is the store's read of the parent's genome; what it raises, this raises.
     Nothing is changed: the store applies the plan.
     """
-    if len(view.alive) < (2 if config.selection == "tournament" else 1):
-        return None
     room = max(1, config.population - view.training)  # the kill keeps alive + training at P
-    plan = plan_step(config.selection, view.alive, room, rng, config.aging_sample_size)
+    if len(view.alive) >= (2 if config.selection == "tournament" else 1):
+        plan = plan_step(config.selection, view.alive, room, rng, config.aging_sample_size)
+    elif len(view.alive) + view.training >= config.population:
+        return None  # a full population, too few alive to select from: wait for the training
+    elif config.selection == "random":
+        plan = Plan(fresh=True)
+    elif view.alive:  # below P with one alive (children failed): it breeds, no one dies
+        plan = Plan(parent=view.alive[0].id)
+    else:  # below P with no one alive: the population restarts from the initial DNA
+        return initial_plan(view.created, view.boost_remaining, view.best_changed_at)
     base = {"number": view.created, "kill": tuple(plan.kill)}
     base |= {"boost_remaining": view.boost_remaining, "best_changed_at": view.best_changed_at}
     if plan.fresh:

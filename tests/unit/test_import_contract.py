@@ -44,8 +44,8 @@ LAYERS = [
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains"},
     {"services", "imports", "downloads", "dashboard", "uploads"},
-    {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing", "urls",
-     "forms", "admin", "management", "apps"},
+    {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
+     "urls", "forms", "admin", "management", "apps"},
 ]  # fmt: skip
 
 

@@ -153,3 +153,19 @@ def test_filling_the_population_keeps_the_runs_plateau_bookkeeping():
     assert store.best_changed_at == 2
     store.claim()  # the last of the initial population
     assert store.best_changed_at == 2
+
+
+def test_a_population_too_short_to_select_from_still_refills():
+    """The 30-minute soak's loss (bench/CHAOS_SOAK_RESULTS.md): P = 8 with 8 workers leaves
+    1 alive and 7 in training; the 7 failed (disk full), and a tournament of 1 never ran,
+    so the run waited at 1 alive to its end. Below the set-point a step keeps it instead."""
+    lone = plan_child(_view((0.4,), training=0), step_rng(2, 9), CONFIG, _dna_of)
+    assert lone.parent == 0 and lone.kill == ()  # the lone survivor breeds, no kill
+    assert plan_child(_view((0.4,), training=3), step_rng(2, 9), CONFIG, _dna_of) is None
+    empty = plan_child(_view((), training=1), step_rng(2, 9), CONFIG, _dna_of)
+    assert empty.parent is None and empty.kill == () and empty.number == 4
+    assert empty.dna.to_json() == plan_child(_view((), training=0), step_rng(2, 9), CONFIG,
+                                             _dna_of).dna.to_json()  # fmt: skip
+    aging = EvolutionConfig(population=4, selection="aging", sample_size=2)
+    assert plan_child(_view((), training=4), step_rng(2, 9), aging, _dna_of) is None
+    assert plan_child(_view((), training=2), step_rng(2, 9), aging, _dna_of).parent is None

@@ -175,3 +175,18 @@ def test_the_population_read_gives_each_alive_member_with_its_exact_accuracy(ful
     assert (len(read), n_training, orphaned) == (P - 1, 1, False)
     Individual.objects.filter(pk=claim.individual_id).update(lease_expires=timezone.now())
     assert reads.population_view(Experiment.objects.get(pk=full.pk))[1] is True
+
+
+def test_when_every_child_in_training_fails_the_lone_survivor_refills_the_population(full):
+    """The soak's deadlock: 1 alive and P - 1 in training, all of which failed."""
+    doomed = []
+    while (claim := claims.claim(full.pk, "w")) != claims.WAIT:
+        doomed.append(claim)
+    assert len(doomed) == P - 1 and members(full) == P
+    for claim in doomed:
+        Individual.objects.filter(pk=claim.individual_id).update(state=State.FAILED)
+    (survivor,) = Individual.objects.filter(experiment=full, state=State.ALIVE)
+    refills = [claims.claim(full.pk, "w") for _ in range(P - 1)]
+    assert all(isinstance(c, Claim) for c in refills) and members(full) == P
+    assert Individual.objects.get(pk=refills[0].individual_id).parent_id == survivor.pk
+    assert claims.claim(full.pk, "w") == claims.WAIT  # at the set-point again
