@@ -2,9 +2,10 @@
 
 EVOLAB_LOGIN_FAILURE_LIMIT wrong passwords for one username (default 5), or
 EVOLAB_LOGIN_ADDRESS_FAILURE_LIMIT failures from one client address (default 20; wrong API
-tokens count here too), within EVOLAB_LOGIN_FAILURE_WINDOW seconds (default 300) lock it for
-that many seconds. While locked, the sign-in forms (/accounts/login/ and /admin/login/)
-answer "Too many failed sign-ins; try again in N minutes" *before* authenticating: the
+tokens count here too, over HTTP and in websocket handshakes), within
+EVOLAB_LOGIN_FAILURE_WINDOW seconds (default 300) lock it for that many seconds. While
+locked, the sign-in forms (/accounts/login/ and /admin/login/) answer "Too many failed
+sign-ins; try again in N minutes" *before* authenticating: the
 password is not checked, so the right one does not get in either; the API answers 429.
 
 Counters are in Django's cache (settings.CACHES: Redis when REDIS_URL is set, so every web

@@ -93,3 +93,37 @@ def test_an_unreachable_cache_leaves_sign_in_working(client, member, monkeypatch
         monkeypatch.setattr(throttle.cache, name, down)
     assert sign_in(client, "mia", WRONG).status_code == 200
     assert sign_in(client, "mia", "pw-mia-12345").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_wrong_tokens_on_websockets_lock_their_address_too(member, settings):
+    """A script could otherwise guess tokens over websocket handshakes, unthrottled."""
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from evolab.ws_auth import TokenAuthMiddleware
+
+    async def accept(scope, receive, send):  # the routed app: it sees who signed in
+        await receive()
+        await send({"type": "websocket.accept"})
+
+    settings.EVOLAB_LOGIN_ADDRESS_FAILURE_LIMIT = 2
+    _, key = create_token(member, "script")
+
+    async def handshake(token, address):
+        async def app(scope, receive, send):
+            scope = {**scope, "client": (address, 50000)}
+            return await TokenAuthMiddleware(accept)(scope, receive, send)
+
+        header = [(b"authorization", f"Token {token}".encode())]
+        ws = WebsocketCommunicator(app, "/ws/experiments/", headers=header)
+        connected, _ = await ws.connect()
+        await ws.disconnect()
+        return connected
+
+    assert async_to_sync(handshake)(key, "10.0.0.1")
+    for _ in range(2):
+        assert not async_to_sync(handshake)("evl_wrong", "10.0.0.1")
+    assert not async_to_sync(handshake)(key, "10.0.0.1")  # locked: the right token too
+    assert async_to_sync(handshake)(key, "10.0.0.2")
+    assert throttle.locked(type("R", (), {"META": {"REMOTE_ADDR": "10.0.0.1"}})()) > 0
