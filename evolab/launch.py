@@ -4,16 +4,18 @@ Processes (supervised by honcho, which stops all of them cleanly on Ctrl-C):
 - redis: the embedded Redis-compatible server, unless REDIS_URL points elsewhere;
 - worker: one Celery worker (one process per core, one torch thread each);
 - web: the ASGI server (HTTP + websockets) on 127.0.0.1:$PORT.
+It says "EvoLab is running" once /healthz answers 200 (a worker is ready too).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
-import socket
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import django
 
@@ -77,17 +79,25 @@ def daphne_argv(host: str, port: int) -> list[str]:
     ]
 
 
-def _announce_when_up(host: str, port: int) -> None:
-    for _ in range(600):
+def _announce_when_ready(host: str, port: int, timeout: float = 600) -> None:
+    """Say "running" only once /healthz answers 200: the web server, the database, Redis and
+    at least one Celery worker all answer (a worker takes some seconds more than the web)."""
+    url = f"http://{host}:{port}/healthz"
+    deadline, waiting_said = time.monotonic() + timeout, False
+    while time.monotonic() < deadline:
         try:
-            with socket.create_connection((host, port), timeout=0.5):
-                print(
-                    f"\n  EvoLab is running at http://{host}:{port}/  (Ctrl-C stops it)\n",
-                    flush=True,
-                )
+            with urllib.request.urlopen(url, timeout=3):
+                print(f"\n  EvoLab is running at http://{host}:{port}/  (Ctrl-C stops it)\n",
+                      flush=True)  # fmt: skip
                 return
+        except urllib.error.HTTPError:  # 503: the web server is up, a part is not yet
+            if not waiting_said:
+                print("  the web server is up; waiting for a worker to be ready ...", flush=True)
+                waiting_said = True
         except OSError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.3)
+    print(f"  EvoLab was not ready after {timeout:.0f} s: see {url} and the log above", flush=True)
 
 
 def main() -> None:
@@ -113,7 +123,7 @@ def main() -> None:
     ):
         manager.add_process(f"worker-{name}", cmd, env={**env, **extra})
     manager.add_process("web", " ".join(daphne_argv("127.0.0.1", port)), env=env)
-    threading.Thread(target=_announce_when_up, args=("127.0.0.1", port), daemon=True).start()
+    threading.Thread(target=_announce_when_ready, args=("127.0.0.1", port), daemon=True).start()
     manager.loop()
     sys.exit(manager.returncode)
 

@@ -7,8 +7,10 @@ holding the GPU. So a launcher names itself in EVOLAB_LAUNCHER_PID, and each pro
 starts watches that process through a pidfd (no PID reuse can fool it) and stops itself when
 the launcher is gone: a Celery worker with a cold shutdown (SIGQUIT: its pool processes are
 terminated at once; a child in training is taken over by another worker when its lease
-expires), the web server with SIGTERM. Pool processes also ask the kernel to kill them when
-their Celery parent dies (PR_SET_PDEATHSIG), whatever killed it.
+expires), the web server with SIGTERM; one still there GRACE_SECONDS later (a Celery worker
+that had just lost its broker too sat in its reconnect loop and never shut down) is
+SIGKILLed. Pool processes also ask the kernel to kill them when their Celery parent dies
+(PR_SET_PDEATHSIG), whatever killed it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 
 LAUNCHER_PID = "EVOLAB_LAUNCHER_PID"
 _PR_SET_PDEATHSIG = 1
+GRACE_SECONDS = 10.0
 
 
 def launched_env() -> dict[str, str]:
@@ -47,7 +50,14 @@ def die_with_launcher(signum: int = signal.SIGTERM) -> bool:
 
 def _wait_readable(fd: int, signum: int) -> None:
     select.select([fd], [], [])  # a pidfd becomes readable when its process exits
+    _stop(signum)
+
+
+def _stop(signum: int) -> None:
+    """Ask this process to stop with `signum`; kill it if it is still here after the grace."""
     os.kill(os.getpid(), signum)
+    threading.Event().wait(GRACE_SECONDS)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _watch_parent(pid: int, signum: int) -> bool:
@@ -57,7 +67,7 @@ def _watch_parent(pid: int, signum: int) -> bool:
     def poll() -> None:
         while os.getppid() == pid:
             threading.Event().wait(0.5)
-        os.kill(os.getpid(), signum)
+        _stop(signum)
 
     threading.Thread(target=poll, daemon=True).start()
     return True

@@ -3,7 +3,7 @@
 
 import signal
 
-from celery.signals import worker_init, worker_process_init
+from celery.signals import beat_embedded_init, worker_init, worker_process_init
 
 from evolab.launcher_watch import die_with_launcher, die_with_parent
 from evolab.taskqueue import app
@@ -21,8 +21,10 @@ def _one_thread_per_process(**_kwargs) -> None:
 
 
 @worker_process_init.connect
+@beat_embedded_init.connect
 def _die_with_the_worker(**_kwargs) -> None:
-    """A pool process ends when its Celery parent does, even one killed with SIGKILL."""
+    """A pool process, and the beat a worker runs in a process of its own (--beat), end
+    when their Celery parent does, even one killed with SIGKILL."""
     die_with_parent(signal.SIGKILL)
 
 

@@ -2,15 +2,19 @@
 its Celery workers and their pool processes (which would go on consuming tasks and holding a
 GPU), and for `make run` not its web server or embedded Redis either."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 
 import pytest
+
+from evolab import launcher_watch
 
 from .harness import ROOT, free_port, listening, wait_for
 
@@ -93,12 +97,18 @@ def test_a_launcher_killed_outright_leaves_no_process(tmp_path, name):
     argv = [a.format(tag=tag) for a in argv]
     proc, lines = launch(argv, env_for(tmp_path, tag, **extra), ready)
     try:
+        if name == "make run":  # "running" is said once a worker is ready, not before
+            url = f"http://127.0.0.1:{extra['PORT']}/healthz"
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                assert json.load(answer)["status"] == "ok"
         assert len(tagged(tag)) >= at_least, (tagged(tag), "".join(lines[-30:]))
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         started = time.monotonic()
         try:
-            wait_for(lambda: not tagged(tag), 20, "every process the launcher started to exit")
+            # A process that has not stopped GRACE_SECONDS after its launcher died is killed.
+            limit = launcher_watch.GRACE_SECONDS + 20
+            wait_for(lambda: not tagged(tag), limit, "every process the launcher started to exit")
         except AssertionError:
             raise AssertionError(f"left running: {described(tagged(tag))}") from None
         # Redis overwrites its environment (its process title): its port tells instead.
