@@ -18,6 +18,7 @@ from evolab.evolution.mutations import MUTATIONS
 
 from .events import experiment_payload
 from .models import Experiment, Individual, State
+from .warmstart import seed_origin
 
 STATE_CODES = {State.TRAINING: 0, State.ALIVE: 1, State.DEAD: 2, State.FAILED: 3}
 MUTATION_CODES = {name: i for i, name in enumerate(MUTATIONS)}
@@ -115,6 +116,7 @@ def individual_detail(exp: Experiment, number: int) -> dict[str, Any] | None:
         "train_seconds": ind.train_seconds,
         "worker": ind.worker,
         "weights_kept": bool(ind.weights),
+        "seeded_from": seed_origin(ind),
         "dna": ind.dna,
         "shapes": dna_shapes(ind.dna, exp.cfg.in_shape),
         "parent": None
@@ -170,6 +172,8 @@ def lineage(exp: Experiment, number: int) -> list[dict[str, Any]] | None:
     fields = ("pk", "number", "mutation", "val_accuracy", "state", "parent_id")
     rows = {r[0]: r for r in Individual.objects.filter(pk__in=ids).values_list(*fields)}
     chain = [rows[pk] for pk in ids]
+    origin = seed_origin(Individual.objects.only("seeded_from_run", "seeded_from_number")
+                         .get(pk=ids[-1]))  # fmt: skip
     out = []
     for i, (pk, num, mutation, acc, state, parent) in enumerate(chain):
         parent_acc = chain[i + 1][3] if i + 1 < len(chain) else None
@@ -177,6 +181,7 @@ def lineage(exp: Experiment, number: int) -> list[dict[str, Any]] | None:
         out.append(
             {"id": pk, "number": num, "mutation": mutation or None, "val_accuracy": acc}
             | {"state": state, "delta": delta, "initial": parent is None}
+            | {"seeded_from": origin if parent is None else None}  # a warm start's seed
         )
     return out
 
