@@ -90,7 +90,7 @@ def experiment_new(request: HttpRequest) -> HttpResponse:
             )
             return redirect("experiment-detail", pk=exp.pk)
         except (warmstart.SourceNotFound, warmstart.WarmStartError) as exc:
-            start.add_error("run", str(exc))
+            start.add_error("k" if str(exc).startswith("k:") else "run", str(exc))
     status = 400 if request.method == "POST" else 200
     context = {"form": form, "start_form": start, "has_team": bool(teams)}
     return render(request, "experiments/new.html", context, status=status)

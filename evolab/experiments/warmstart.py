@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from evolab.accounts.models import Team
+from evolab.api_contract import MAX_INT
 from evolab.evolution.config import EvolutionConfig
 from evolab.evolution.dna import DNA, DNAError
 from evolab.evolution.step import child_limits
@@ -73,7 +74,7 @@ def parse(data: Any, most: int) -> StartFrom:
             f"Unknown keys: {', '.join(unknown[:5])} (allowed: {', '.join(KEYS)})."
         )
     experiment, mode, k = data.get("experiment"), data.get("individuals", "alive"), data.get("k")
-    if not _whole(experiment) or not 1 <= experiment <= 2**63 - 1:
+    if not _whole(experiment) or not 1 <= experiment <= MAX_INT:
         raise WarmStartError("experiment: the id of a run of your team.")
     if mode not in MODES:
         raise WarmStartError('individuals: "alive" or "best".')

@@ -171,3 +171,48 @@ def test_more_seeds_than_the_population_are_refused(source, member):
     assert "at most this run's population (2)" in best.json()["start_from"][0]
     assert f"has {P} alive individuals" in alive.json()["start_from"][0]
     assert Experiment.objects.count() == 1
+
+
+def test_the_form_starts_a_run_from_the_best_k_of_a_run(source, member, client):
+    client.force_login(member)
+    page = client.get(f"/experiments/new/?start_from={source.pk}").content.decode()
+    assert 'id="start-from"' in page and f'<option value="{source.pk}" selected>' in page
+    form = {"name": "warm", "dataset": "digits", "population": "6", "workers": "1",
+            "steps_per_child": "5", "max_individuals": "12", "selection": "tournament",
+            "seed": "1", "start-run": str(source.pk), "start-individuals": "best"}  # fmt: skip
+    refused = client.post("/experiments/new/", {**form, "start-k": "7"})
+    assert refused.status_code == 400 and "at most this run&#x27;s population (6)" in (
+        refused.content.decode()
+    )
+    assert Experiment.objects.count() == 1
+    response = client.post("/experiments/new/", {**form, "start-k": "2"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    run = Experiment.objects.exclude(pk=source.pk).get()
+    assert run.status == Status.RUNNING and run.start_from["seeds"] == 2
+    assert [s.seeded_from_number for s in seeds_of(run.pk)] == [3, 1]
+    detail = client.get(f"/experiments/{run.pk}/").content.decode()
+    assert f'seeded from <a href="/experiments/{source.pk}/">run #{source.pk}</a>' in detail
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cli_creates_a_run_from_a_run_with_json_output(
+    source, member, live_server, monkeypatch, capsys, tmp_path
+):
+    import json
+
+    from evolab import cli
+    from evolab.accounts.services import create_token
+
+    monkeypatch.setenv("EVOLAB_URL", live_server.url)
+    monkeypatch.setenv("EVOLAB_TOKEN", create_token(member, "cli")[1])
+    monkeypatch.setenv("EVOLAB_CONFIG", str(tmp_path / "none.json"))
+    argv = ["runs", "create", "warm", "--population", "6", "--max-individuals", "12",
+            "--no-start", "--json", "--from-run", str(source.pk)]  # fmt: skip
+    assert cli.main([*argv, "--best", "2"]) == cli.OK
+    run = json.loads(capsys.readouterr().out)
+    assert run["start_from"] == {"experiment": source.pk, "individuals": "best", "k": 2,
+                                 "seeds": 2}  # fmt: skip
+    assert [s.seeded_from_number for s in seeds_of(run["id"])] == [3, 1]
+    argv[-1] = str(source.pk + 1000)  # no such run: the server's 404, exit code 1
+    assert cli.main(argv) == cli.REFUSED
+    assert "HTTP 404" in capsys.readouterr().err
