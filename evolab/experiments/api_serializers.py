@@ -132,7 +132,7 @@ def start_from_schema() -> dict:
         "description": "Seed the initial population from another run of this team: its "
         'alive individuals, or its best k ({"experiment": 12, "individuals": "best", "k": 5}). '
         "The seeds are retrained from copies of their weights; trivial individuals fill the "
-        "rest of the population (docs/ALGORITHM.md §1.2).",
+        "rest of the population (docs/ALGORITHM.md §1.2a).",
         "oneOf": [
             {"type": "object", "additionalProperties": False, "required": ["experiment"],
              "properties": {"experiment": base["experiment"], **alive}},

@@ -169,19 +169,18 @@ def lineage(exp: Experiment, number: int) -> list[dict[str, Any]] | None:
         ids = [row[0] for row in cursor.fetchall()]
     if not ids:
         return None
-    fields = ("pk", "number", "mutation", "val_accuracy", "state", "parent_id")
+    fields = ("pk", "number", "mutation", "val_accuracy", "state", "parent_id",
+              "seeded_from_run", "seeded_from_number")  # fmt: skip
     rows = {r[0]: r for r in Individual.objects.filter(pk__in=ids).values_list(*fields)}
     chain = [rows[pk] for pk in ids]
-    origin = seed_origin(Individual.objects.only("seeded_from_run", "seeded_from_number")
-                         .get(pk=ids[-1]))  # fmt: skip
     out = []
-    for i, (pk, num, mutation, acc, state, parent) in enumerate(chain):
+    for i, (pk, num, mutation, acc, state, parent, run, seed) in enumerate(chain):
         parent_acc = chain[i + 1][3] if i + 1 < len(chain) else None
         delta = acc - parent_acc if acc is not None and parent_acc is not None else None
         out.append(
             {"id": pk, "number": num, "mutation": mutation or None, "val_accuracy": acc}
             | {"state": state, "delta": delta, "initial": parent is None}
-            | {"seeded_from": origin if parent is None else None}  # a warm start's seed
+            | {"seeded_from": None if run is None else {"experiment": run, "number": seed}}
         )
     return out
 

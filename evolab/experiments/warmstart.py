@@ -4,7 +4,7 @@ A run may start from a source run's alive individuals, or from its best k (valid
 accuracy, the younger first on a tie: retention.RANKING), instead of only trivial ones. The
 seeds go in as imported seeds do (imports.add_seed): training rows of the initial
 population, retrained from their weights like any initial individual, the rest of the P
-filled with trivial individuals (docs/ALGORITHM.md §1.2). Their weights are copied into
+filled with trivial individuals (docs/ALGORITHM.md §1.2a). Their weights are copied into
 files of the new run, so deleting the source later breaks nothing; each seed records the
 run and individual number it came from, which its lineage shows.
 

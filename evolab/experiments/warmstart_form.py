@@ -25,6 +25,7 @@ class StartFromForm(forms.Form):
         "images of the same shape with as many classes.",
     )
     individuals = forms.ChoiceField(
+        required=False,
         choices=[("alive", "its alive individuals"), ("best", "its best k")],
         initial="alive",
         label="Which individuals",
@@ -52,7 +53,7 @@ class StartFromForm(forms.Form):
         data["start_from"] = None
         if not data.get("run"):
             return data
-        raw = {"experiment": int(data["run"]), "individuals": data.get("individuals", "alive")}
+        raw = {"experiment": int(data["run"]), "individuals": data.get("individuals") or "alive"}
         if raw["individuals"] == "best":
             raw["k"] = data.get("k")
         try:
