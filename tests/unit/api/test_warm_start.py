@@ -216,3 +216,12 @@ def test_the_cli_creates_a_run_from_a_run_with_json_output(
     argv[-1] = str(source.pk + 1000)  # no such run: the server's 404, exit code 1
     assert cli.main(argv) == cli.REFUSED
     assert "HTTP 404" in capsys.readouterr().err
+
+
+def test_a_running_source_gives_its_alive_individuals_of_the_moment(source, member):
+    Experiment.objects.filter(pk=source.pk).update(status=Status.RUNNING)
+    Individual.objects.create(experiment=source, number=P + 1, dna={}, state=State.TRAINING)
+    r = create(member, {"experiment": source.pk})
+    assert r.status_code == 201, r.json()
+    alive = source.individuals.filter(state=State.ALIVE).order_by("number")
+    assert [s.seeded_from_number for s in seeds_of(r.json()["id"])] == [a.number for a in alive]
