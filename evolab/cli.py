@@ -173,8 +173,13 @@ def cmd_runs_create(args) -> int:
     for key in ("dataset", "population", "workers", "steps_per_child", "max_individuals"):
         if getattr(args, key) is not None:
             config[key] = getattr(args, key)
+    if args.best is not None and args.from_run is None:
+        raise UsageError("--best K needs --from-run ID (the run whose best K seed the new one).")
     lab = lab_for(args)
-    run = lab.experiments.create(args.name, start=not args.no_start, team=args.team, **config)
+    warm = {"from_run": args.from_run, "best": args.best}
+    run = lab.experiments.create(
+        args.name, start=not args.no_start, team=args.team, **warm, **config
+    )
     if args.wait:
         run.wait(progress=not args.json)
     emit(args, run.data, run_summary(run))
@@ -398,6 +403,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--team", type=int, help="the team's id (needed in several teams)")
     p.add_argument("--no-start", action="store_true", help="leave it queued")
     p.add_argument("--wait", action="store_true", help="wait until it ends")
+    p.add_argument(
+        "--from-run",
+        dest="from_run",
+        type=_run_id,
+        metavar="ID",
+        help="warm start: seed the population with that run's alive individuals",
+    )
+    p.add_argument("--best", type=int, metavar="K", help="with --from-run: its best K instead")
     p.set_defaults(func=cmd_runs_create)
     for verb in ("start", "pause", "resume", "stop", "clone"):
         p = runs.add_parser(verb, parents=common, help=f"{verb} a run")

@@ -231,12 +231,15 @@ class Experiments:
         workers: int | None = None,
         start: bool = True,
         team: int | None = None,
+        from_run: int | Run | None = None,
+        best: int | None = None,
         **config: Any,
     ) -> Run:
         """Create a run (and start it unless `start=False`). Any other setting goes in
         `config` by its name: steps_per_child, max_individuals, max_seconds, max_flops,
         selection, seed, ... (docs/ALGORITHM.md); unset ones take the server's defaults.
-        `team`: the team's id, needed when you are a member of several."""
+        `team`: the team's id, needed when you are a member of several. `from_run`: a warm
+        start from that run of the same team, its alive individuals, or its `best` k."""
         settings = {"dataset": dataset, "population": population, "workers": workers, **config}
         body: dict[str, Any] = {
             "name": name,
@@ -245,6 +248,13 @@ class Experiments:
         }
         if team is not None:
             body["team"] = team
+        if from_run is not None:
+            source = from_run.id if isinstance(from_run, Run) else from_run
+            body["start_from"] = {"experiment": source, "individuals": "alive"}
+            if best is not None:
+                body["start_from"] |= {"individuals": "best", "k": best}
+        elif best is not None:
+            raise ValueError("best=K needs from_run: the run whose best K seed the new one")
         return Run(self._lab, self._lab.http.call("experiments.create", json=body))
 
     def list(

@@ -43,7 +43,7 @@ ROUTES: dict[str, Route] = {
     "experiments.create": Route(
         "POST",
         "/api/experiments/",
-        sends=("name", "team", "config", "start"),
+        sends=("name", "team", "config", "start", "start_from"),
         reads=EXPERIMENT_FIELDS,
     ),  # fmt: skip
     "experiments.retrieve": Route("GET", "/api/experiments/{id}/", reads=EXPERIMENT_FIELDS),

@@ -15,7 +15,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
@@ -27,7 +27,7 @@ from evolab.api_contract import (
     Query,
 )
 
-from . import downloads, imports, services
+from . import downloads, imports, services, warmstart
 from .api_filters import (
     AFTER,
     EXPERIMENT_QUERY,
@@ -106,11 +106,17 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
     @extend_schema(
         request=ExperimentCreateSerializer,
-        responses={201: ExperimentSerializer},
+        responses={
+            201: ExperimentSerializer,
+            404: OpenApiResponse(description="start_from names no run of the new run's team."),
+        },
         description="Create a run in one of your teams (members and admins). Beyond what the "
         "schema says, the config's dataset must be one GET /api/datasets/ lists as ready, "
         "max_individuals at least the population, and val_size only for a set with a test "
-        "split that it fits: else a 400 naming the setting.",
+        "split that it fits: else a 400 naming the setting. With start_from, the source run "
+        "must be of the same team (else 404, as for no run), on images of the same shape "
+        "with as many classes, with k at most the population and no more alive individuals "
+        "than the population: else a 400 naming start_from.",
     )
     def create(self, request):
         body = ExperimentCreateSerializer(data=request.data)
@@ -119,8 +125,13 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         team = self._team_for_create(data.get("team"))
         try:
             exp = services.create_experiment(
-                team, request.user, data["name"], data["config"], start=data["start"]
-            )
+                team, request.user, data["name"], data["config"], data["start"],
+                data.get("start_from"),
+            )  # fmt: skip
+        except warmstart.SourceNotFound as exc:
+            raise NotFound(str(exc)) from None
+        except warmstart.WarmStartError as exc:
+            raise ValidationError({"start_from": [str(exc)]}) from None
         except ConfigError as exc:
             raise ValidationError({"config": exc.errors}) from None
         except ValueError as exc:

@@ -17,6 +17,7 @@ from evolab.api_contract import (
     not_blank_pattern,
 )
 
+from . import warmstart
 from .config import config_schema
 from .events import experiment_payload
 from .models import Experiment, Individual
@@ -39,9 +40,19 @@ class SplitSerializer(serializers.Serializer):
     fingerprint = serializers.CharField(help_text="sha256 of the dataset's source files")
 
 
+class StartFromRecordSerializer(serializers.Serializer):
+    """A warm start: the run its initial population was seeded from (warmstart.py)."""
+
+    experiment = serializers.IntegerField(help_text="the source run's id")
+    individuals = serializers.ChoiceField(choices=warmstart.MODES)
+    k = serializers.IntegerField(allow_null=True, help_text='with "best": how many')
+    seeds = serializers.IntegerField(help_text="individuals copied into the initial population")
+
+
 class ExperimentSerializer(serializers.ModelSerializer):
     best = serializers.SerializerMethodField()
     dataset_split = SplitSerializer(read_only=True, allow_null=True)
+    start_from = StartFromRecordSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Experiment
@@ -63,6 +74,7 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "failure_reason",
             "last_seq",
             "dataset_split",
+            "start_from",
         ]
         read_only_fields = fields
 
@@ -104,6 +116,50 @@ class NameField(JsonString):
     """A run's name: text with something besides blanks (or null characters) in it."""
 
 
+def start_from_schema() -> dict:
+    """`start_from` of a new run (warmstart.parse says the same in words): "alive" takes
+    no k, "best" needs one."""
+    most = settings.EVOLAB_LIMITS["max_population"]
+    base = {
+        "experiment": {"type": "integer", "minimum": 1, "maximum": MAX_INT,
+                       "description": "a run of the same team"},
+        "k": {"type": "integer", "minimum": 1, "maximum": most,
+              "description": 'with "best": how many, at most the population'},
+    }  # fmt: skip
+    alive = {"individuals": {"type": "string", "enum": ["alive"], "default": "alive"}}
+    best = {"individuals": {"type": "string", "enum": ["best"]}}
+    return {
+        "description": "Seed the initial population from another run of this team: its "
+        'alive individuals, or its best k ({"experiment": 12, "individuals": "best", "k": 5}). '
+        "The seeds are retrained from copies of their weights; trivial individuals fill the "
+        "rest of the population (docs/ALGORITHM.md §1.2a).",
+        "oneOf": [
+            {"type": "object", "additionalProperties": False, "required": ["experiment"],
+             "properties": {"experiment": base["experiment"], **alive}},
+            {"type": "object", "additionalProperties": False,
+             "required": ["experiment", "individuals", "k"], "properties": {**base, **best}},
+        ],
+    }  # fmt: skip
+
+
+class StartFromField(serializers.JSONField):
+    """`start_from`: checked by warmstart.parse (unknown keys, types and k's range)."""
+
+    def to_internal_value(self, data):
+        data = super().to_internal_value(data)
+        try:
+            return warmstart.parse(data, settings.EVOLAB_LIMITS["max_population"])
+        except warmstart.WarmStartError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class StartFromFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = StartFromField
+
+    def map_serializer_field(self, auto_schema, direction):
+        return start_from_schema()
+
+
 class ExperimentCreateSerializer(serializers.Serializer):
     name = NameField(
         max_length=200,
@@ -118,6 +174,7 @@ class ExperimentCreateSerializer(serializers.Serializer):
         '"steps_per_child": 300, "max_individuals": 200, "selection": "tournament", "seed": 1}'
     )
     start = JsonBoolean(default=False)
+    start_from = StartFromField(required=False)
 
     def validate_name(self, value: str) -> str:
         if not value.strip():
@@ -173,6 +230,13 @@ ESCAPE_SCHEMA = {
 }
 
 
+class SeedOriginSerializer(serializers.Serializer):
+    """A warm start's seed: the run and individual number it was copied from."""
+
+    experiment = serializers.IntegerField()
+    number = serializers.IntegerField()
+
+
 class IndividualSerializer(serializers.ModelSerializer):
     """The same names as the live events (events.individual_payload), plus DNA and sizes."""
 
@@ -182,6 +246,7 @@ class IndividualSerializer(serializers.ModelSerializer):
     trained = serializers.SerializerMethodField()
     died = serializers.SerializerMethodField()
     has_weights = serializers.SerializerMethodField()
+    seeded_from = serializers.SerializerMethodField()
 
     class Meta:
         model = Individual
@@ -207,6 +272,7 @@ class IndividualSerializer(serializers.ModelSerializer):
             "has_weights",
             "weights_size",
             "dna",
+            "seeded_from",
         ]
         read_only_fields = fields
 
@@ -227,6 +293,10 @@ class IndividualSerializer(serializers.ModelSerializer):
 
     def get_has_weights(self, ind: Individual) -> bool:
         return bool(ind.weights)
+
+    @extend_schema_field(SeedOriginSerializer(allow_null=True))
+    def get_seeded_from(self, ind: Individual) -> dict | None:
+        return warmstart.seed_origin(ind)
 
 
 class EventSerializer(serializers.Serializer):

@@ -18,6 +18,7 @@ from evolab.evolution.mutations import MUTATIONS
 
 from .events import experiment_payload
 from .models import Experiment, Individual, State
+from .warmstart import seed_origin
 
 STATE_CODES = {State.TRAINING: 0, State.ALIVE: 1, State.DEAD: 2, State.FAILED: 3}
 MUTATION_CODES = {name: i for i, name in enumerate(MUTATIONS)}
@@ -115,6 +116,7 @@ def individual_detail(exp: Experiment, number: int) -> dict[str, Any] | None:
         "train_seconds": ind.train_seconds,
         "worker": ind.worker,
         "weights_kept": bool(ind.weights),
+        "seeded_from": seed_origin(ind),
         "dna": ind.dna,
         "shapes": dna_shapes(ind.dna, exp.cfg.in_shape),
         "parent": None
@@ -167,16 +169,18 @@ def lineage(exp: Experiment, number: int) -> list[dict[str, Any]] | None:
         ids = [row[0] for row in cursor.fetchall()]
     if not ids:
         return None
-    fields = ("pk", "number", "mutation", "val_accuracy", "state", "parent_id")
+    fields = ("pk", "number", "mutation", "val_accuracy", "state", "parent_id",
+              "seeded_from_run", "seeded_from_number")  # fmt: skip
     rows = {r[0]: r for r in Individual.objects.filter(pk__in=ids).values_list(*fields)}
     chain = [rows[pk] for pk in ids]
     out = []
-    for i, (pk, num, mutation, acc, state, parent) in enumerate(chain):
+    for i, (pk, num, mutation, acc, state, parent, run, seed) in enumerate(chain):
         parent_acc = chain[i + 1][3] if i + 1 < len(chain) else None
         delta = acc - parent_acc if acc is not None and parent_acc is not None else None
         out.append(
             {"id": pk, "number": num, "mutation": mutation or None, "val_accuracy": acc}
             | {"state": state, "delta": delta, "initial": parent is None}
+            | {"seeded_from": None if run is None else {"experiment": run, "number": seed}}
         )
     return out
 

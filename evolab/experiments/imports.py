@@ -171,6 +171,15 @@ def import_seed(exp_id: int, dna_bytes: bytes, weights: bytes | None, user) -> I
         if len(weights) > settings.EVOLAB_MAX_UPLOAD_MB * 2**20:
             raise ImportError_("weights", f"weights over {settings.EVOLAB_MAX_UPLOAD_MB} MiB")
         check_weights_fit(check_safetensors(weights), dna, exp)
+    return add_seed(exp_id, dna, weights, f"imported by {user}")
+
+
+def add_seed(
+    exp_id: int, dna: DNA, weights: bytes | None, description: str, origin: tuple = (None, None)
+) -> Individual:
+    """Store a validated seed in the initial population of a run that has not started: its
+    weights (copied: a file of this run's own) and a training row. `origin`: the run and
+    individual number a warm start copied it from (evolab.experiments.warmstart)."""
     with transaction.atomic():
         exp = Experiment.objects.select_for_update().get(pk=exp_id)
         if exp.status != Status.QUEUED:
@@ -192,7 +201,9 @@ def import_seed(exp_id: int, dna_bytes: bytes, weights: bytes | None, user) -> I
             state=State.TRAINING,
             lease_expires=timezone.now() - timedelta(seconds=1),
             weights=name,
-            mutation_description=f"imported by {user}",
+            mutation_description=description,
+            seeded_from_run=origin[0],
+            seeded_from_number=origin[1],
         )
         exp.individuals_created += 1
         exp.save(update_fields=["individuals_created"])

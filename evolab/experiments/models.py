@@ -85,6 +85,8 @@ class Experiment(models.Model):
     boost_remaining = models.IntegerField(default=0)  # children left with k mutations (escape a)
     test_accuracy = models.FloatField(null=True, blank=True)
     ensemble_test_accuracy = models.FloatField(null=True, blank=True)
+    # A warm start (evolab.experiments.warmstart): {"experiment", "individuals", "k", "seeds"}.
+    start_from = models.JSONField(null=True, blank=True)
 
     objects = ExperimentQuerySet.as_manager()
 
@@ -163,6 +165,10 @@ class Individual(models.Model):
     pinned = models.BooleanField(default=False)
     # Escape knob (b), docs/ALGORITHM.md §3: its next child starts from fresh weights.
     weights_reset = models.BooleanField(default=False)
+    # A warm start's seed: the run and individual number it was copied from (plain numbers,
+    # so the record outlives the source run).
+    seeded_from_run = models.IntegerField(null=True, blank=True)
+    seeded_from_number = models.IntegerField(null=True, blank=True)
     # Lease with fencing token: only the holder of the current token may commit the child.
     lease_token = models.UUIDField(null=True, blank=True)
     lease_expires = models.DateTimeField(null=True, blank=True)

@@ -15,16 +15,23 @@ from django.utils import timezone
 from evolab.accounts.models import Team
 from evolab.evolution.step import ESCAPE_MUTATIONS
 
-from . import chains, events, uploads
+from . import chains, events, uploads, warmstart
 from .config import ConfigError, ExperimentConfig, validate_config
 from .models import TRANSITIONS, Experiment, Individual, Status, TransitionError
 from .settling import settle
 
 
 def create_experiment(
-    team: Team, creator, name: str, config: dict[str, Any] | ExperimentConfig, start: bool = False
+    team: Team,
+    creator,
+    name: str,
+    config: dict[str, Any] | ExperimentConfig,
+    start: bool = False,
+    start_from: warmstart.StartFrom | None = None,
 ) -> Experiment:
-    """Validate and store a new run (raises ConfigError, changing nothing, on bad input)."""
+    """Validate and store a new run (raises ConfigError, changing nothing, on bad input).
+    `start_from`: a warm start from another run of `team` (warmstart.SourceNotFound or
+    WarmStartError, changing nothing, when it cannot be)."""
     if not isinstance(config, ExperimentConfig):
         config = validate_config(config, settings.EVOLAB_LIMITS)
     uploads.check_for_team(team, config.dataset)  # an upload of this team, and ready
@@ -32,6 +39,7 @@ def create_experiment(
     name = (name or "").strip()
     if not name:
         raise ValueError("Give the experiment a name.")
+    seeds = warmstart.pick(team, config, start_from) if start_from else None
     with transaction.atomic():
         exp = Experiment.objects.create(
             team=team,
@@ -40,6 +48,8 @@ def create_experiment(
             config=config.to_json(),
             dataset_split=split,
         )
+        if seeds:
+            warmstart.seed(exp, seeds)
         if start:
             control(exp.pk, "start")
     exp.refresh_from_db()

@@ -13,10 +13,11 @@ from evolab.accounts.models import Role
 from evolab.accounts.services import current_team, role_in, teams_for, teams_in_view
 from evolab.redaction import redact_paths
 
-from . import dashboard, services
+from . import dashboard, services, warmstart
 from .config import ConfigError
 from .forms import ExperimentForm
 from .models import Experiment, Status, TransitionError
+from .warmstart_form import StartFromForm
 
 
 def experiment_for(request: HttpRequest, pk: int, role: str = Role.VIEWER) -> Experiment:
@@ -74,19 +75,25 @@ def experiment_new(request: HttpRequest) -> HttpResponse:
     form = ExperimentForm(
         request.POST or None, teams=teams, initial={"team": str(current.pk)} if current else None
     )
-    if request.method == "POST" and form.is_valid():
-        exp = services.create_experiment(
-            form.cleaned_data["team"],
-            request.user,
-            form.cleaned_data["name"],
-            form.cleaned_data["config"],
-            start=True,
-        )
-        return redirect("experiment-detail", pk=exp.pk)
-    status = 400 if request.method == "POST" else 200
-    return render(
-        request, "experiments/new.html", {"form": form, "has_team": bool(teams)}, status=status
+    start = StartFromForm(
+        request.POST or None, teams=teams, initial={"run": request.GET.get("start_from", "")}
     )
+    if request.method == "POST" and all([form.is_valid(), start.is_valid()]):
+        try:
+            exp = services.create_experiment(
+                form.cleaned_data["team"],
+                request.user,
+                form.cleaned_data["name"],
+                form.cleaned_data["config"],
+                start=True,
+                start_from=start.cleaned_data["start_from"],
+            )
+            return redirect("experiment-detail", pk=exp.pk)
+        except (warmstart.SourceNotFound, warmstart.WarmStartError) as exc:
+            start.add_error("k" if str(exc).startswith("k:") else "run", str(exc))
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "start_form": start, "has_team": bool(teams)}
+    return render(request, "experiments/new.html", context, status=status)
 
 
 @login_required

@@ -231,6 +231,21 @@ def test_another_teams_upload_is_invisible_and_unusable(world, username):
         assert "Unknown dataset" in r.text
 
 
+@pytest.mark.parametrize("username", ["omar", "oscar"])
+def test_another_teams_run_cannot_seed_a_run(world, username):
+    """A warm start from another team's run is a 404 like one from no run, creating nothing."""
+    stack, ids, _ = world
+    s = stack.session(username)
+    answers = []
+    for source in (ids["experiment"], ids["experiment"] + 10_000):
+        body = {"name": "steal-seeds", "config": CONFIG, "start_from": {"experiment": source}}
+        r = s.post(f"{stack.url}/api/experiments/", json=body, timeout=30)
+        assert r.status_code == 404 and "secret-vision" not in r.text, r.text
+        answers.append(r.json()["detail"].replace(str(source), "N"))
+    assert answers[0] == answers[1]
+    assert stack.sql("SELECT id FROM experiments_experiment WHERE name = 'steal-seeds'") == []
+
+
 @pytest.mark.parametrize("username,code", [("vic", 403), ("mia", 403)])
 def test_only_the_teams_admins_rename_and_delete_an_upload(world, username, code):
     stack, ids, _ = world

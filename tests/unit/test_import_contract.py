@@ -43,9 +43,9 @@ LAYERS = [
     {"models", "config", "storage"},
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains"},
-    {"services", "imports", "downloads", "dashboard", "uploads"},
+    {"services", "imports", "downloads", "dashboard", "uploads", "warmstart"},
     {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
-     "urls", "forms", "admin", "management", "apps"},
+     "urls", "forms", "warmstart_form", "admin", "management", "apps"},
 ]  # fmt: skip
 
 

@@ -180,7 +180,9 @@ async function select(id, clicked) {
     if (state.selected?.id !== id) return; // a later selection won
     showDetail(detail);
     renderLineage($("lineage"), lineage.lineage, id, pickNumber);
-    $("lineage-summary").textContent = `${lineage.lineage.length - 1} mutations back to initial individual #${lineage.lineage.at(-1).number}`;
+    const first = lineage.lineage.at(-1), from = first.seeded_from;
+    const origin = from ? `, seeded from run #${from.experiment}, individual #${from.number}` : "";
+    $("lineage-summary").textContent = `${lineage.lineage.length - 1} mutations back to initial individual #${first.number}${origin}`;
   } catch (err) {
     $("arch").replaceChildren(h("p", { class: "error" }, `Could not load #${row.number}: ${err.message}`));
   }

@@ -62,10 +62,18 @@ export function renderLineage(list, chain, selectedId, onPick) {
     const delta = link.delta === null ? null : h("span", { class: link.delta >= 0 ? "up" : "down" }, signedPct(link.delta));
     const button = h("button", { type: "button", class: "link", onclick: () => onPick(link.number) }, `#${link.number}`);
     return h("li", { class: `${link.id === selectedId ? "current" : ""} ${link.initial ? "initial" : ""}`, "data-number": link.number },
-      button, h("span", { class: "mut" }, link.initial ? "initial individual" : link.mutation || "–"),
+      button, h("span", { class: "mut" }, link.initial ? initialLabel(link) : link.mutation || "–"),
       h("span", { class: "acc" }, pct(link.val_accuracy)), delta);
   });
   list.replaceChildren(...items);
+}
+
+/** An initial individual, or a warm start's seed with a link to the run it came from. */
+export function initialLabel(link) {
+  const from = link.seeded_from;
+  if (!from) return "initial individual";
+  return h("span", {}, "seeded from ", h("a", { href: `/experiments/${from.experiment}/` }, `run #${from.experiment}`),
+    `, individual #${from.number}`);
 }
 
 export function renderAnalytics(tbody, rows) {

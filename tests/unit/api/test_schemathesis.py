@@ -16,7 +16,8 @@ In process (WSGI), with a bounded number of examples per operation:
   (401, then 429): every response documented, its body and headers as the schema says.
 
 What no schema can say is supplied to the valid cases (`runnable`: a dataset installed
-here, the caller's one team, max_individuals >= population; a printable, new dataset name),
+here, the caller's one team, max_individuals >= population, no warm start (its source run
+needs trained individuals); a printable, new dataset name),
 and the DNA and weights files of a seed import are no JSON Schema: its valid cases may be
 refused (400). Runs started here never reach a worker, nor uploads an indexer: the test's
 transaction is never committed, so the queueing done on commit does not happen.
@@ -97,6 +98,7 @@ def runnable(case):
     schema pattern here can name) and new in the team."""
     if case.operation.label == CREATE and isinstance(case.body, dict):
         case.body.pop("team", None)
+        case.body.pop("start_from", None)  # a source run with individuals: test_warm_start.py
         config = case.body.get("config")
         if isinstance(config, dict):
             config["dataset"] = "digits"
