@@ -43,9 +43,10 @@ LAYERS = [
     {"models", "config", "storage"},
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains"},
-    {"services", "imports", "downloads", "dashboard", "uploads"},
-    {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing", "urls",
-     "forms", "admin", "management", "apps"},
+    {"services", "imports", "downloads", "dashboard", "uploads",
+     "report", "report_svg", "report_arch"},
+    {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
+     "urls", "forms", "admin", "management", "apps"},
 ]  # fmt: skip
 
 
