@@ -157,7 +157,7 @@ def _frame(xlo, xhi, ylo, yhi, label, log=False) -> Frame:
     return Frame(x, y, label)
 
 
-def _dots(frame: Frame, points, ring: int | None = None) -> None:
+def _dots(frame: Frame, points) -> None:
     """Dead ones first (underneath, grey), then the alive; `points`: (x, acc, dead, number)."""
     for want_dead in (True, False):
         cls, fill = ("dead", DEAD) if want_dead else ("alive", ALIVE)
@@ -170,6 +170,10 @@ def _dots(frame: Frame, points, ring: int | None = None) -> None:
                     "</circle>"
                 )
         frame.parts.append("</g>")
+
+
+def _ring(frame: Frame, points, ring: int | None) -> None:
+    """A ring around the best individual's dot, drawn over everything."""
     for x, acc, _, number in points:
         if number == ring:
             frame.parts.append(
@@ -219,10 +223,12 @@ def population_figure(points, steps, best: int | None = None) -> str:
         nice_ticks(0, t_max / div), nice_ticks(ylo, yhi, 5), lambda t: f"{t:g}", percent,
         f"wall-clock time ({unit})", "validation accuracy",
     )  # fmt: skip
-    _dots(frame, [(t / div, a, d, n) for t, a, d, n in points], ring=best)
+    scaled = [(t / div, a, d, n) for t, a, d, n in points]
+    _dots(frame, scaled)
     if steps:
         line = [(t / div, a) for t, a in steps] + [(t_max / div, steps[-1][1])]
         _steps(frame, line, "best-line", BEST, "best so far")
+    _ring(frame, scaled, best)
     return frame.svg("population", f' data-points="{len(points)}"')
 
 
@@ -240,7 +246,8 @@ def flops_figure(points, best: int | None = None) -> str:
     frame = _frame(xlo, xhi, ylo, yhi, label, log=True)
     frame.grid(ticks, nice_ticks(ylo, yhi, 5), si, percent,
                "FLOPs to train and validate (log scale)", "validation accuracy")  # fmt: skip
-    _dots(frame, points, ring=best)
+    _dots(frame, points)
+    _ring(frame, points, best)
     return frame.svg("flops", f' data-points="{len(points)}"')
 
 
@@ -257,10 +264,12 @@ def repeats_figure(curves) -> str:
     frame.height = HEIGHT + 22 * ((len(drawn) + 2) // 3)
     frame.grid(nice_ticks(0, max(1, n_max)), nice_ticks(ylo, yhi, 5), lambda t: f"{t:g}",
                percent, "individuals trained", "best validation accuracy so far")  # fmt: skip
-    for i, (name, this, c) in enumerate(drawn):
-        colour = REPEAT_COLOURS[i % len(REPEAT_COLOURS)]
-        _steps(frame, [(0, c[0][1]), *c], "repeat-line" + (" this-run" if this else ""),
-               colour, name)  # fmt: skip
+    colours = [REPEAT_COLOURS[i % len(REPEAT_COLOURS)] for i in range(len(drawn))]
+    this_last = sorted(zip(drawn, colours, strict=True), key=lambda d: d[0][1])
+    for (name, this, c), colour in this_last:  # this run's line over the others
+        cls = "repeat-line this-run" if this else "repeat-line"
+        _steps(frame, [(0, c[0][1]), *c], cls, colour, name)
+    for i, ((name, this, _), colour) in enumerate(zip(drawn, colours, strict=True)):
         col, row = i % 3, i // 3
         x, y = LEFT + col * 240, HEIGHT + 8 + row * 22
         bold = ' font-weight="700"' if this else ""
