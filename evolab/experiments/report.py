@@ -68,11 +68,10 @@ def _individuals(exp: Experiment) -> list[tuple]:
     return out
 
 
-def _figures(exp: Experiment, rows: list[tuple]) -> dict[str, str]:
+def _figures(exp: Experiment, rows: list[tuple], curve: list[tuple]) -> dict[str, str]:
     best = exp.best.number if exp.best_id and exp.best else None
     dead = {State.DEAD}
     population = [(t, acc, state in dead, n) for n, state, acc, t, _, _ in rows]
-    curve = dashboard.best_so_far(exp)
     figures = {
         "population": report_svg.population_figure(
             population, [(t, acc) for _, t, acc in curve], best
@@ -193,12 +192,12 @@ def repeats(exp: Experiment) -> list[Experiment]:
     return [exp, *same[: MAX_REPEATS - 1]]
 
 
-def _repeats_figure(runs: list[Experiment], this: Experiment) -> dict[str, Any] | None:
+def _repeats_figure(runs: list[Experiment], this: Experiment, curve) -> dict[str, Any] | None:
     if len(runs) < 2:
         return None
     curves, table = [], []
     for run in runs:
-        steps = dashboard.best_so_far(run)
+        steps = curve if run.pk == this.pk else dashboard.best_so_far(run)
         curves.append((f"#{run.pk} {run.name} (seed {run.config.get('seed')})", run.pk == this.pk,
                        [(n, acc) for n, _, acc in steps]))  # fmt: skip
         table.append({"id": run.pk, "name": run.name, "seed": run.config.get("seed"),
@@ -223,7 +222,7 @@ def _config(exp: Experiment) -> list[tuple[str, Any]]:
 
 def context(exp: Experiment, link: str | None = None) -> dict[str, Any]:
     """Everything the report's templates show. `link`: the run's page, as an absolute URL."""
-    rows = _individuals(exp)
+    rows, curve = _individuals(exp), dashboard.best_so_far(exp)
     return {
         "experiment": exp,
         "link": link,
@@ -234,12 +233,12 @@ def context(exp: Experiment, link: str | None = None) -> dict[str, Any]:
             ("Individuals trained", f"{exp.individuals_trained:,}"),
             ("Wall-clock time", _duration(exp.elapsed_seconds())),
         ],
-        "figures": _figures(exp, rows),
+        "figures": _figures(exp, rows, curve),
         "best": _best(exp),
         "mutations": _mutations(exp),
         "budget": _budget(exp, rows),
         "evaluation": _evaluation(exp),
-        "repeats": _repeats_figure(repeats(exp), exp),
+        "repeats": _repeats_figure(repeats(exp), exp, curve),
         "config": _config(exp),
         "split": exp.dataset_split,
     }
