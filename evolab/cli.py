@@ -5,6 +5,7 @@
     evolab watch RUN
     evolab download [RUN] [--individual ID] --format FORMAT [-o FILE]
     evolab import-dna RUN FILE [--weights FILE]
+    evolab report RUN [-o FILE]
     evolab datasets | teams | logout
 
 `--json` prints what the server answered, as JSON (one object per line for `watch`). Exit
@@ -215,6 +216,10 @@ def cmd_download(args) -> int:
         else:
             raise UsageError("Say what to download: RUN (its best individual) or --individual ID.")
         path = individual.download(args.output, format=args.format)
+    return _wrote(args, path)
+
+
+def _wrote(args, path) -> int:
     size = path.stat().st_size
     emit(args, {"path": str(path), "bytes": size}, f"{path} ({size} bytes)")
     return OK
@@ -225,6 +230,10 @@ def cmd_import_dna(args) -> int:
     ind = run.import_dna(args.file, args.weights)
     emit(args, ind.data, f"individual {ind.id} (#{ind.number}) seeded into run {run.id}")
     return OK
+
+
+def cmd_report(args) -> int:
+    return _wrote(args, lab_for(args).experiments.get(args.run).download_report(args.output))
 
 
 # --- watch --------------------------------------------------------------------------------
@@ -438,6 +447,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="DNA JSON (as downloaded with --format dna)")
     p.add_argument("--weights", help="its weights, .safetensors")
     p.set_defaults(func=cmd_import_dna)
+
+    p = sub.add_parser("report", parents=common, help="a run's report, one self-contained HTML")
+    p.add_argument("run", type=_run_id)
+    p.add_argument("--output", "-o", help="file or directory (default: the server's name here)")
+    p.set_defaults(func=cmd_report)
     return top
 
 

@@ -173,6 +173,12 @@ class Run(_Record):
             "experiments.download", self.id, {"format": "ensemble"}, path
         )
 
+    def download_report(self, path: str | Path | None = None) -> Path:
+        """The run report as one self-contained HTML file (opens offline): the population
+        over time, the best's architecture and lineage, accuracy against FLOPs, mutation
+        statistics, budget, config, test accuracy, repeats of its config."""
+        return self._lab.http.download("experiments.report", self.id, {}, path)
+
     # --- following -------------------------------------------------------------------
     def watch(
         self,

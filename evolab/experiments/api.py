@@ -49,6 +49,7 @@ from .api_serializers import (
 )
 from .config import ConfigError
 from .models import Experiment, Individual, TransitionError
+from .report import attachment as report_attachment
 
 ID_PATTERN = r"[0-9]{1,18}"  # larger ids cannot exist; refusing them keeps SQL in range
 CONFLICT = OpenApiResponse(description="Not allowed in the run's current status.")
@@ -286,6 +287,22 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         exp = self.get_object()
         ENSEMBLE_FORMAT.read(request.query_params)
         return downloads.ensemble_download(exp)
+
+    @extend_schema(
+        responses={
+            (200, "text/html"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="One self-contained HTML file (figures as inline SVG, the "
+                "stylesheet inlined, no script): an attachment.",
+            )
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def report(self, request, pk=None) -> HttpResponse:
+        """The run report, as /experiments/<id>/report.html: the population over time with
+        the best so far, the best's architecture and lineage, accuracy against FLOPs,
+        mutation statistics, budget, config, test accuracy and repeats of its config."""
+        return report_attachment(request, self.get_object())
 
 
 class IndividualViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -18,5 +18,7 @@ urlpatterns = [
         views.individual_lineage,
         name="individual-lineage",
     ),
+    path("<int:pk>/report/", views.experiment_report, name="experiment-report"),
+    path("<int:pk>/report.html", views.experiment_report_file, name="experiment-report-file"),
     path("<int:pk>/<str:action>/", views.experiment_control, name="experiment-control"),
 ]

@@ -7,13 +7,13 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from evolab.accounts.models import Role
 from evolab.accounts.services import current_team, role_in, teams_for, teams_in_view
 from evolab.redaction import redact_paths
 
-from . import dashboard, services, warmstart
+from . import dashboard, report, services, warmstart
 from .config import ConfigError
 from .forms import ExperimentForm
 from .models import Experiment, Status, TransitionError
@@ -129,6 +129,21 @@ def individual_lineage(request: HttpRequest, pk: int, number: int) -> JsonRespon
 @login_required
 def experiment_analytics(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse({"mutations": dashboard.mutation_analytics(experiment_for(request, pk))})
+
+
+@login_required
+@require_safe
+def experiment_report(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run report inside the site (the same body as the download)."""
+    exp = experiment_for(request, pk)
+    return render(request, "experiments/report.html", report.context(exp))
+
+
+@login_required
+@require_safe
+def experiment_report_file(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run report as one self-contained HTML file, an attachment."""
+    return report.attachment(request, experiment_for(request, pk))
 
 
 @login_required

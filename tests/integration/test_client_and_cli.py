@@ -141,6 +141,11 @@ def test_the_cli_logs_in_lists_shows_and_refuses_with_the_servers_message(
 
     dna = tmp_path / "best.json"
     assert main("download", str(run.id), "--format", "dna", "-o", str(dna))[0] == 0
+    report = tmp_path / "report.html"  # the run report, one self-contained file
+    assert main("report", str(run.id), "-o", str(report))[0] == 0
+    html = report.read_text()
+    assert f"run #{run.id}" in html and "<script" not in html and "<style>" in html
+    assert html.count('<circle class="dot') == 2 * run.individuals_trained  # Figure 1, FLOPs
     assert json.loads(dna.read_text())
     code, out, _ = main("runs", "clone", str(run.id), "--json")
     clone = json.loads(out)["id"]

@@ -43,7 +43,8 @@ LAYERS = [
     {"models", "config", "storage"},
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains"},
-    {"services", "imports", "downloads", "dashboard", "uploads", "warmstart"},
+    {"services", "imports", "downloads", "dashboard", "uploads", "warmstart",
+     "report", "report_svg", "report_arch"},
     {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
      "urls", "forms", "warmstart_form", "admin", "management", "apps"},
 ]  # fmt: skip
