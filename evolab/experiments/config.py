@@ -162,7 +162,12 @@ def validate_config(raw: Any, limits: dict[str, int]) -> ExperimentConfig:
     _check_ints(raw, limits, errors, out)
     _check_rest(raw, errors, out)
     population = out.get("population", ExperimentConfig.population)
-    if "max_individuals" in out and out["max_individuals"] < population:
+    # Against the population given (a refused one says so itself), else the default.
+    if (
+        "max_individuals" in out
+        and "population" not in errors
+        and out["max_individuals"] < population
+    ):
         errors.setdefault("max_individuals", []).append(
             f"Must be at least the population size ({population}): "
             "the initial population is trained first."
