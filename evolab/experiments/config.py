@@ -198,6 +198,10 @@ def config_schema(limits: dict[str, int]) -> dict[str, Any]:
         spec[name] = {"type": "integer", "minimum": low, "maximum": high}
     for name in ("max_flops", "target_accuracy", *_OPTIONAL_INTS):
         spec[name]["nullable"] = True  # null: not set
+    for name, meta in ExperimentConfig.described().items():  # what the run form says too
+        unit = f" ({meta['unit']})" if meta["unit"] else ""
+        unset = f" null: {meta['empty']}." if meta["empty"] else ""
+        spec[name].setdefault("description", f"{meta['label']}{unit}. {meta['help']}{unset}")
     return {
         "type": "object",
         "properties": {name: spec[name] for name in ExperimentConfig.field_names()},
