@@ -37,9 +37,9 @@ def auto_sample_size(population: int) -> int:
 
 # What each selection scheme does, in a few words (the run form's choices).
 SELECTION_HELP = {
-    "tournament": "the paper: of two drawn at random, the worse dies, the better breeds",
-    "aging": "Real et al. 2019: the best of a sample breeds, the oldest dies",
-    "random": "control: random children of the initial model, the worst dies",
+    "tournament": "the paper: the better of two breeds, the worse dies",
+    "aging": "Real et al. 2019: the oldest dies",
+    "random": "control: random search, the worst dies",
 }
 
 
@@ -84,8 +84,8 @@ class EvolutionConfig:
     )  # fmt: skip
     seed: int = setting(
         1, "Seed",
-        "Fixes the data split and the draws. With 1 parallel worker the same seed replays the "
-        "same run; with more, workers finish in different orders and runs differ.",
+        "Fixes the split and the draws: with 1 parallel worker the same seed replays the same "
+        "run (with more, the order children finish in varies).",
     )  # fmt: skip
     batch_size: int = setting(50, "Batch size", "Images per SGD step. The paper: 50.",
                               unit="images")  # fmt: skip

@@ -19,7 +19,7 @@ from .config import ExperimentConfig, config_schema
 # What the form shows of each group: (key, legend, note, field names). The config's fields
 # are each in exactly one group (checked below); `name` and `team` are the form's own.
 GROUPS = (
-    ("basics", "Basics", "", ("name", "team", "dataset", "seed")),
+    ("basics", "Basics", "", ("name", "team", "seed", "dataset")),
     (
         "budget",
         "Budget",

@@ -61,7 +61,7 @@ class Picker:
 
     choices: list[tuple[str, list[tuple[str, str]]]]
     disabled: frozenset[str]
-    missing: list[Entry]
+    missing: list[tuple[Entry, str]]  # with the reason, less its leading "<name>: "
 
 
 def picker(uploaded) -> Picker:
@@ -74,7 +74,7 @@ def picker(uploaded) -> Picker:
         if entry.state != READY:
             group = UNAVAILABLE
             disabled.add(entry.name)
-            missing.append(entry)
+            missing.append((entry, entry.reason.removeprefix(f"{entry.name}: ")))
         else:
             # Built in: needs no files (digits); found: IDX/CIFAR files or an image folder.
             group = FOUND if entry.files or entry.name.startswith("folder:") else BUILT_IN

@@ -134,7 +134,9 @@ def test_the_dataset_choice_lists_what_the_catalog_finds(
         "needs EVOLAB_DATA_DIR/cifar-10-batches-py/ or EVOLAB_DATA_DIR/cifar-10-python.tar.gz"
         in unavailable
     )
-    assert 'id="missing-datasets"' in page and str(tmp_path) not in page
+    hints = page[page.index('id="missing-datasets"') :]
+    assert "<code>cifar10</code>: expected the extracted folder EVOLAB_DATA_DIR/" in hints
+    assert str(tmp_path) not in page
 
 
 def test_a_listed_but_missing_dataset_and_another_teams_upload_are_refused(
