@@ -64,9 +64,11 @@ class Picker:
     missing: list[tuple[Entry, str]]  # with the reason, less its leading "<name>: "
 
 
-def picker(uploaded) -> Picker:
+def picker(uploaded, keep: str | None = None) -> Picker:
     """What a user may pick: the installation's sets and `uploaded`, the uploads of the teams
-    the run may be created in (the listing reads file names and headers only)."""
+    the run may be created in (the listing reads file names and headers only). `keep`, a
+    cloned run's dataset, is listed (disabled) even when it is not there any more, so that
+    the select never silently shows another one."""
     groups: dict[str, list[tuple[str, str]]] = {BUILT_IN: [], FOUND: [], UPLOADED: [],
                                                 UNAVAILABLE: []}  # fmt: skip
     disabled, missing = set(), []
@@ -83,6 +85,9 @@ def picker(uploaded) -> Picker:
         groups[UPLOADED].append((ds.config_name, f"{ds.name} — {ds.team.name}, {ds.state}"))
         if ds.state != READY:
             disabled.add(ds.config_name)
+    if keep and keep not in {value for options in groups.values() for value, _ in options}:
+        groups[UNAVAILABLE].append((keep, f"{keep} — not available here any more"))
+        disabled.add(keep)
     choices = [(group, options) for group, options in groups.items() if options]
     return Picker(choices, frozenset(disabled), missing)
 

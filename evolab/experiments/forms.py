@@ -51,7 +51,7 @@ class ExperimentForm(forms.Form):
         self.fields.update(config_fields(settings.EVOLAB_LIMITS, skip=("dataset",)))
         # A text value with a picker: the validators name an unknown or missing dataset.
         mine = uploads.for_teams(teams).select_related("team").order_by("name") if teams else ()
-        choice = picker(mine)
+        choice = picker(mine, keep=self.initial.get("dataset"))
         help_text = "Greyed out: not installed here, with the files it needs (README, Datasets)."
         self.fields["dataset"] = forms.CharField(
             label=SETTINGS["dataset"]["label"],

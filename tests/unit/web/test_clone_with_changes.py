@@ -99,3 +99,17 @@ def test_a_run_you_may_not_clone_is_a_404_and_nothing_is_created(
     for bad in ("999999", "abc", "1²", "-1"):
         assert client.get(f"/experiments/new/?from={bad}").status_code == 404, bad
     assert Experiment.objects.count() == before
+
+
+def test_a_clone_of_a_run_whose_dataset_is_gone_does_not_switch_it_silently(
+    client, member, team, source
+):
+    Experiment.objects.filter(pk=source.pk).update(config={**source.config, "dataset": "upload:77"})
+    client.force_login(member)
+    page = client.get(f"/experiments/new/?from={source.pk}").content.decode()
+    gone = '<option value="upload:77" selected disabled>upload:77 — not available here any more'
+    assert gone in page
+    response = client.post("/experiments/new/", {**FORM, "cloned_from": str(source.pk),
+                                                  "dataset": ""})  # fmt: skip
+    assert response.status_code == 400 and 'id="dataset-error"' in response.content.decode()
+    assert Experiment.objects.count() == 1
