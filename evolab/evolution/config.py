@@ -8,7 +8,7 @@ and which is a choice of ours.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 SELECTIONS = ("tournament", "aging", "random")
@@ -35,24 +35,91 @@ def auto_sample_size(population: int) -> int:
     return max(2, min(MAX_SAMPLE_SIZE, population // 4))
 
 
+# What each selection scheme does, in a few words (the run form's choices).
+SELECTION_HELP = {
+    "tournament": "the paper: the better of two breeds, the worse dies",
+    "aging": "Real et al. 2019: the oldest dies",
+    "random": "control: random search, the worst dies",
+}
+
+
+def setting(
+    default: Any, label: str, help: str, unit: str = "", empty: str = "", choices=None
+) -> Any:
+    """A config field with what it means: its label, help and unit (the run form and the API
+    schema show them: evolab.experiments.config_form), for an optional one what leaving it
+    unset (None) does, and for a choice what each choice does."""
+    meta = {"label": label, "help": help, "unit": unit, "empty": empty, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
 @dataclass(frozen=True)
 class EvolutionConfig:
-    dataset: str = "digits"
-    population: int = 20  # the set-point P: alive + in training
-    workers: int = 2  # asynchronous workers W (the web app's step chains)
-    steps_per_child: int = 300  # SGD steps each child trains (the runner's --steps)
-    max_individuals: int = 200  # budget: children conceived, the initial P included
-    selection: str = "tournament"
-    sample_size: int | None = None  # aging only: S drawn with replacement; None = auto
-    seed: int = 1
-    batch_size: int = 50  # docs/ALGORITHM.md §5
-    mutations_per_child: int = 1  # exactly one in the paper; the escape knob raises it
-    max_seconds: int | None = None  # budget: wall time
-    max_flops: float | None = None  # budget: training + validation FLOPs
-    target_accuracy: float | None = None  # budget: stop at this validation accuracy (0-1)
-    plateau_individuals: int | None = None  # auto escape: boost mutations after N without gain
-    ensemble_k: int = 2
-    val_size: int | None = None  # validation images held out of an official training set
+    dataset: str = setting("digits", "Dataset", "The images the population learns to classify.")
+    population: int = setting(
+        20, "Population size", "The set-point P: alive + in training. The paper: 1,000.",
+        unit="individuals",
+    )  # fmt: skip
+    workers: int = setting(
+        2, "Parallel workers",
+        "Children trained at once (asynchronous workers W; the paper: 250). Also changeable "
+        "while the run goes.", unit="workers",
+    )  # fmt: skip
+    steps_per_child: int = setting(
+        300, "Training steps per child",
+        "SGD steps each child trains from its parent's weights. The paper: 25,600.",
+        unit="steps",
+    )  # fmt: skip
+    max_individuals: int = setting(
+        200, "Maximum individuals",
+        "Budget: children conceived, the initial population included.", unit="individuals",
+    )  # fmt: skip
+    selection: str = setting(
+        "tournament", "Selection", "Who breeds and who dies.", choices=SELECTION_HELP
+    )
+    sample_size: int | None = setting(
+        None, "Aging sample size",
+        "Aging only: S individuals drawn with replacement; the best breeds.",
+        unit="individuals", empty=f"auto: P/4, 2 to {MAX_SAMPLE_SIZE}",
+    )  # fmt: skip
+    seed: int = setting(
+        1, "Seed",
+        "Fixes the split and the draws: with 1 parallel worker the same seed replays the same "
+        "run (with more, the order children finish in varies).",
+    )  # fmt: skip
+    batch_size: int = setting(50, "Batch size", "Images per SGD step. The paper: 50.",
+                              unit="images")  # fmt: skip
+    mutations_per_child: int = setting(
+        1, "Mutations per child", "Mutations applied to each child's copy of its parent's DNA. "
+        "The paper: exactly one; more explores faster and breaks more.", unit="mutations",
+    )  # fmt: skip
+    max_seconds: int | None = setting(
+        None, "Wall-time budget", "Budget: stop after this much wall time (3600 = 1 hour).",
+        unit="seconds", empty="no time limit",
+    )  # fmt: skip
+    max_flops: float | None = setting(
+        None, "Maximum FLOPs", "Budget: training + validation FLOPs of every individual, e.g. "
+        "1e15 (the paper's CIFAR-10 run: ~9e19).", unit="FLOPs", empty="no compute limit",
+    )  # fmt: skip
+    target_accuracy: float | None = setting(
+        None, "Stop at validation accuracy",
+        "Budget: stop once the best validation accuracy reaches this (a fraction).",
+        unit="0–1", empty="no target",
+    )  # fmt: skip
+    plateau_individuals: int | None = setting(
+        None, "Plateau auto-escape",
+        "After this many children without a better best, the next P children get 5 mutations "
+        "each (the paper's escape).", unit="children", empty="off",
+    )  # fmt: skip
+    ensemble_k: int = setting(
+        2, "Ensemble size k", "The run's ensemble: the majority vote of the top k by "
+        "validation (their weights are kept).", unit="individuals",
+    )  # fmt: skip
+    val_size: int | None = setting(
+        None, "Validation images", "Held out of the training set of the sets with a test "
+        f"split ({', '.join(WITH_TEST_SPLIT)}); digits, image folders and uploads hold out "
+        "fixed fractions.", unit="images", empty="5,000 (a tenth of a set under 50,000)",
+    )  # fmt: skip
 
     @property
     def dataset_kind(self) -> str:
@@ -74,3 +141,8 @@ class EvolutionConfig:
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in fields(cls)]
+
+    @classmethod
+    def described(cls) -> dict[str, dict[str, Any]]:
+        """Each field's label, help, unit and unset meaning, with its default, in order."""
+        return {f.name: {**f.metadata, "default": f.default} for f in fields(cls)}

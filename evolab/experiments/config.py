@@ -162,7 +162,12 @@ def validate_config(raw: Any, limits: dict[str, int]) -> ExperimentConfig:
     _check_ints(raw, limits, errors, out)
     _check_rest(raw, errors, out)
     population = out.get("population", ExperimentConfig.population)
-    if "max_individuals" in out and out["max_individuals"] < population:
+    # Against the population given (a refused one says so itself), else the default.
+    if (
+        "max_individuals" in out
+        and "population" not in errors
+        and out["max_individuals"] < population
+    ):
         errors.setdefault("max_individuals", []).append(
             f"Must be at least the population size ({population}): "
             "the initial population is trained first."
@@ -193,6 +198,10 @@ def config_schema(limits: dict[str, int]) -> dict[str, Any]:
         spec[name] = {"type": "integer", "minimum": low, "maximum": high}
     for name in ("max_flops", "target_accuracy", *_OPTIONAL_INTS):
         spec[name]["nullable"] = True  # null: not set
+    for name, meta in ExperimentConfig.described().items():  # what the run form says too
+        unit = f" ({meta['unit']})" if meta["unit"] else ""
+        unset = f" null: {meta['empty']}." if meta["empty"] else ""
+        spec[name].setdefault("description", f"{meta['label']}{unit}. {meta['help']}{unset}")
     return {
         "type": "object",
         "properties": {name: spec[name] for name in ExperimentConfig.field_names()},

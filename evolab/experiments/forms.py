@@ -1,87 +1,46 @@
-"""The "New experiment" form: the same validation as the API (`config.validate_config`)."""
+"""The "New experiment" form: every config setting (config_form, derived from the config's
+definition), grouped, with the same validation as the API (`config.validate_config`), and
+the datasets this installation has as a choice (dataset_choices)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django import forms
 from django.conf import settings
-
-from evolab.datasets import Entry, list_datasets
+from django.forms import BoundField
 
 from . import uploads
-from .config import SELECTIONS, ConfigError, ExperimentConfig, validate_config
-from .services import check_dataset
-
-DEFAULTS = ExperimentConfig()
-
-
-def dataset_label(entry: Entry) -> str:
-    """One option of the dataset picker: its sizes when ready, else why it cannot be used."""
-    if entry.state != "ready":
-        return f"{entry.name} — {entry.state}: {entry.reason}"
-    shape = "×".join(map(str, entry.shape))
-    return (
-        f"{entry.name} — {entry.train:,} / {entry.val:,} / {entry.test:,} "
-        f"(train / validation / test), {shape}, {entry.num_classes} classes"
-    )
+from .config import ConfigError, validate_config
+from .config_form import GROUPS, SETTINGS, config_fields, initial_from
+from .dataset_choices import DatasetSelect, picker
+from .models import Experiment
+from .services import check_dataset, clone_name
 
 
-class DatasetSelect(forms.Select):
-    """A select whose options for datasets that are not ready are shown, but disabled."""
+def clone_initial(source: Experiment) -> dict:
+    """ "Clone with changes": the form prefilled with the run's config, dataset and team,
+    named like a clone ("<name> (2)")."""
+    return {**initial_from(source.config), "name": clone_name(source),
+            "team": str(source.team_id), "cloned_from": source.pk}  # fmt: skip
 
-    unavailable: frozenset[str] = frozenset()
 
-    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
-        option = super().create_option(name, value, label, selected, index, subindex, attrs)
-        if value in self.unavailable:
-            option["attrs"]["disabled"] = True
-        return option
+@dataclass
+class Group:
+    """One fieldset of the page: its fields, and whether it is shown open."""
+
+    key: str
+    legend: str
+    note: str
+    fields: list[BoundField]
+    open: bool
 
 
 class ExperimentForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, help_text="A clone is named “<name> (2)”, then (3)…")
     team = forms.ChoiceField(required=False)
-    # A text value with a picker: the config validator names an unknown dataset itself.
-    dataset = forms.CharField(
-        initial=DEFAULTS.dataset,
-        widget=DatasetSelect,
-        help_text="Files go under EVOLAB_DATA_DIR (README, Datasets); image folders are "
-        "listed as folder:<name>. Greyed out: not installed, with what it needs.",
-    )
-    population = forms.IntegerField(initial=DEFAULTS.population, help_text="PAPER: 1000")
-    workers = forms.IntegerField(initial=DEFAULTS.workers, label="Parallel workers")
-    steps_per_child = forms.IntegerField(
-        initial=DEFAULTS.steps_per_child, label="Training steps per child"
-    )
-    max_individuals = forms.IntegerField(
-        initial=DEFAULTS.max_individuals, label="Maximum number of individuals"
-    )
-    selection = forms.ChoiceField(choices=[(s, s) for s in SELECTIONS], initial="tournament")
-    seed = forms.IntegerField(
-        initial=DEFAULTS.seed,
-        help_text="With 1 parallel worker the same seed replays the same run; with more, "
-        "workers finish in different orders and runs differ.",
-    )
-    max_seconds = forms.IntegerField(required=False, label="Wall-time budget (s)")
-    target_accuracy = forms.FloatField(required=False, label="Stop at validation accuracy")
-    val_size = forms.IntegerField(
-        required=False,
-        label="Validation images",
-        help_text="Held out of the training set of MNIST-format and CIFAR sets "
-        "(empty: 5,000). Digits and folders hold out fixed fractions.",
-    )
-
-    CONFIG_FIELDS = (
-        "dataset",
-        "population",
-        "workers",
-        "steps_per_child",
-        "max_individuals",
-        "selection",
-        "seed",
-        "max_seconds",
-        "target_accuracy",
-        "val_size",
-    )
+    # The run this one is a clone of ("Clone with changes"); the view checks it is yours.
+    cloned_from = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, teams=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -89,15 +48,37 @@ class ExperimentForm(forms.Form):
         self.fields["team"].choices = [(pk, t.name) for pk, t in self.teams.items()]
         if len(self.teams) <= 1:
             self.fields["team"].widget = forms.HiddenInput()
-        entries = list_datasets(settings.EVOLAB_DATA_DIR)
-        picker = self.fields["dataset"].widget
-        picker.choices = [(e.name, dataset_label(e)) for e in entries]
-        picker.unavailable = frozenset(e.name for e in entries if e.state != "ready")
-        # The uploads of the teams a run can be created in (uploads.check_for_team).
-        mine = uploads.for_teams(teams).order_by("name") if teams else ()
-        picker.choices += [(d.config_name, f"{d.name} (upload, {d.team.name}: {d.state})")
-                           for d in mine]  # fmt: skip
-        picker.unavailable |= {d.config_name for d in mine if d.state != "ready"}
+        self.fields.update(config_fields(settings.EVOLAB_LIMITS, skip=("dataset",)))
+        # A text value with a picker: the validators name an unknown or missing dataset.
+        mine = uploads.for_teams(teams).select_related("team").order_by("name") if teams else ()
+        choice = picker(mine, keep=self.initial.get("dataset"))
+        help_text = "Greyed out: not installed here, with the files it needs (README, Datasets)."
+        self.fields["dataset"] = forms.CharField(
+            label=SETTINGS["dataset"]["label"],
+            initial=SETTINGS["dataset"]["default"],
+            help_text=help_text,
+            widget=DatasetSelect(choices=choice.choices),
+        )
+        self.fields["dataset"].widget.disabled = choice.disabled
+        self.missing_datasets = choice.missing
+        self.order_fields([name for *_, names in GROUPS for name in names])
+
+    def groups(self) -> list[Group]:
+        """The fieldsets; all open but Advanced, which opens when one of its fields has an
+        error or a value other than its default (a clone's settings are never hidden)."""
+        out = []
+        for key, legend, note, names in GROUPS:
+            bound = [self[n] for n in names if not self[n].is_hidden]
+            changed = any(f.errors or self._differs(f) for f in bound)
+            out.append(Group(key, legend, note, bound, key != "advanced" or changed))
+        return out
+
+    def _differs(self, field: BoundField) -> bool:
+        default = SETTINGS.get(field.name, {}).get("default")
+        value = field.value()
+        return field.name in SETTINGS and str(value if value is not None else "") != str(
+            default if default is not None else ""
+        )
 
     def clean_team(self):
         value = self.cleaned_data.get("team") or (next(iter(self.teams)) if self.teams else "")
@@ -107,7 +88,8 @@ class ExperimentForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        raw = {k: data[k] for k in self.CONFIG_FIELDS if data.get(k) is not None}
+        # A field refused already (not a number) is not in `data`: it is not named twice.
+        raw = {k: data[k] for k in SETTINGS if data.get(k) is not None}
         try:
             data["config"] = validate_config(raw, settings.EVOLAB_LIMITS)
             uploads.check_for_team(data.get("team"), data["config"].dataset)

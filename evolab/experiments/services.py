@@ -6,6 +6,7 @@ worker never sees a row that is not committed yet.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
@@ -28,10 +29,12 @@ def create_experiment(
     config: dict[str, Any] | ExperimentConfig,
     start: bool = False,
     start_from: warmstart.StartFrom | None = None,
+    cloned_from: Experiment | None = None,
 ) -> Experiment:
     """Validate and store a new run (raises ConfigError, changing nothing, on bad input).
     `start_from`: a warm start from another run of `team` (warmstart.SourceNotFound or
-    WarmStartError, changing nothing, when it cannot be)."""
+    WarmStartError, changing nothing, when it cannot be); `cloned_from`, a run of the same
+    team, when it is a clone with changes."""
     if not isinstance(config, ExperimentConfig):
         config = validate_config(config, settings.EVOLAB_LIMITS)
     uploads.check_for_team(team, config.dataset)  # an upload of this team, and ready
@@ -47,6 +50,7 @@ def create_experiment(
             name=name[:200],
             config=config.to_json(),
             dataset_split=split,
+            cloned_from=cloned_from if cloned_from and cloned_from.team_id == team.pk else None,
         )
         if seeds:
             warmstart.seed(exp, seeds)
@@ -101,7 +105,27 @@ def control(experiment_id: int, action: str) -> Experiment:
     return exp
 
 
+# A clone's number, or the "(clone)" of older clones, at the end of a name.
+_CLONE_SUFFIX = re.compile(r"(?:\s\((?:clone|[0-9]{1,3})\))+$")
+
+
+def clone_name(source: Experiment) -> str:
+    """ "<name> (2)", or the next number free in the team; a clone of "X (2)" or of
+    "X (clone)" is "X (3)" or "X (2)", never "X (2) (2)"."""
+    base = (_CLONE_SUFFIX.sub("", source.name).strip() or source.name)[:190]
+    taken = set(
+        Experiment.objects.filter(team_id=source.team_id, name__startswith=f"{base} (").values_list(
+            "name", flat=True
+        )
+    )
+    number = 2
+    while f"{base} ({number})" in taken:
+        number += 1
+    return f"{base} ({number})"
+
+
 def clone(experiment_id: int, creator, name: str | None = None) -> Experiment:
+    """A new queued run with the same config, named `name` or clone_name's."""
     source = Experiment.objects.get(pk=experiment_id)
     try:  # the files as they are now; a clone of a run whose files are gone records none
         split = dataset_split(source.cfg)
@@ -111,7 +135,7 @@ def clone(experiment_id: int, creator, name: str | None = None) -> Experiment:
         exp = Experiment.objects.create(
             team=source.team,
             creator=creator,
-            name=name or f"{source.name} (clone)",
+            name=name or clone_name(source),
             config=dict(source.config),
             cloned_from=source,
             dataset_split=split,

@@ -15,7 +15,7 @@ from evolab.redaction import redact_paths
 
 from . import dashboard, report, services, warmstart
 from .config import ConfigError
-from .forms import ExperimentForm
+from .forms import ExperimentForm, clone_initial
 from .models import Experiment, Status, TransitionError
 from .warmstart_form import StartFromForm
 
@@ -72,9 +72,9 @@ def experiment_compare(request: HttpRequest) -> HttpResponse:
 def experiment_new(request: HttpRequest) -> HttpResponse:
     teams = teams_for(request.user, Role.MEMBER)
     current = current_team(request)
-    form = ExperimentForm(
-        request.POST or None, teams=teams, initial={"team": str(current.pk)} if current else None
-    )
+    source = _clone_source(request)
+    initial = clone_initial(source) if source else {"team": str(current.pk)} if current else None
+    form = ExperimentForm(request.POST or None, teams=teams, initial=initial)
     start = StartFromForm(
         request.POST or None, teams=teams, initial={"run": request.GET.get("start_from", "")}
     )
@@ -87,13 +87,25 @@ def experiment_new(request: HttpRequest) -> HttpResponse:
                 form.cleaned_data["config"],
                 start=True,
                 start_from=start.cleaned_data["start_from"],
+                cloned_from=source,
             )
             return redirect("experiment-detail", pk=exp.pk)
         except (warmstart.SourceNotFound, warmstart.WarmStartError) as exc:
             start.add_error("k" if str(exc).startswith("k:") else "run", str(exc))
     status = 400 if request.method == "POST" else 200
-    context = {"form": form, "start_form": start, "has_team": bool(teams)}
+    context = {"form": form, "start_form": start, "has_team": bool(teams), "source": source}
     return render(request, "experiments/new.html", context, status=status)
+
+
+def _clone_source(request: HttpRequest) -> Experiment | None:
+    """The run "Clone with changes" starts from (?from=<id>, then the form's cloned_from):
+    one the user may clone (a member of its team), else a 404 like any stranger's id."""
+    value = request.POST.get("cloned_from") if request.method == "POST" else request.GET.get("from")
+    if not value:
+        return None
+    if not _plain_id(value):
+        raise Http404
+    return experiment_for(request, int(value), Role.MEMBER)
 
 
 @login_required

@@ -31,6 +31,7 @@ def test_a_run_started_from_the_form_shows_new_dots_without_reload(
     page.click("text=New experiment")
     page.fill("#id_name", f"browser {stack.kind}")
     page.fill("#id_population", "4")
+    page.click("#group-advanced summary")  # workers: in the Advanced group, closed at first
     page.fill("#id_workers", "2")
     page.fill("#id_steps_per_child", "120")  # long enough to see children train
     page.fill("#id_max_individuals", "16")

@@ -41,6 +41,7 @@ NO_FRAMEWORK = (
 # Inside evolab.experiments: a module imports only modules of its own layer or below.
 LAYERS = [
     {"models", "config", "storage"},
+    {"config_form", "dataset_choices"},  # the run form's fields, from the config and catalog
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains"},
     {"services", "imports", "downloads", "dashboard", "uploads", "warmstart",

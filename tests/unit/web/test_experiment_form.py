@@ -76,8 +76,9 @@ def test_the_dataset_is_a_select_of_what_is_installed(client, member, settings, 
     client.force_login(member)
     page = client.get("/experiments/new/").content.decode()
     assert '<select name="dataset"' in page and '<option value="digits" selected>' in page
-    assert re.search(r'<option value="mnist">mnist — 54 / 6 / 20 .*1×28×28, 10 classes', page)
-    assert re.search(r'<option value="cifar10" disabled>cifar10 — missing: .*EVOLAB_DATA_DIR', page)
+    assert re.search(r'<option value="mnist">MNIST .*— 54 / 6 / 20 .*1×28×28, 10 classes', page)
+    missing = r'<option value="cifar10" disabled>CIFAR-10 — missing: .*EVOLAB_DATA_DIR'
+    assert re.search(missing, page)
     assert str(tmp_path) not in page
 
 
