@@ -34,8 +34,11 @@ def backoff(number: int) -> float:
 def wants(sub: Subscription, exp: Experiment, event: str, detail: dict) -> bool:
     if not sub.active or event not in sub.events or sub.team_id != exp.team_id:
         return False
-    if sub.channel == Channel.EMAIL and sub.mine_only and exp.creator_id != sub.user_id:
-        return False
+    if sub.channel == Channel.EMAIL:
+        if sub.mine_only and exp.creator_id != sub.user_id:
+            return False
+        if not Membership.objects.filter(user_id=sub.user_id, team_id=exp.team_id).exists():
+            return False  # left the team: hears nothing of its runs (checked again at send)
     if event == Event.NO_IMPROVEMENT:
         return detail["trained"] - detail["since"] >= sub.no_improvement_individuals
     return True

@@ -9,6 +9,7 @@ from evolab.accounts.models import Membership
 from evolab.experiments import events, services, settling
 from evolab.experiments.models import Experiment
 from evolab.notifications import services as subscriptions
+from evolab.notifications.delivery import attempt, fan_out
 from evolab.notifications.models import Attempt
 
 from .test_webhook_delivery import running_run
@@ -33,8 +34,18 @@ def test_a_finished_run_emails_the_subscribers_who_want_it(
     assert mail.subject == "[EvoLab] Run finished: digits-night"
     assert "best validation accuracy 93.0% after 2 individuals" in mail.body
     assert f"/experiments/{exp.pk}/" in mail.body
-    (gone,) = Attempt.objects.filter(delivery__subscription__user=admin)
-    assert gone.error == "no longer in the team" and gone.retry_in is None
+    assert not Attempt.objects.filter(delivery__subscription__user=admin).exists()
+
+
+@pytest.mark.django_db
+def test_who_left_the_team_between_the_event_and_the_send_gets_nothing(team, member, mailoutbox):
+    sub = subscriptions.create_email(member, team, ["finished"])
+    exp = running_run(team, member)
+    (delivery_id,) = fan_out(exp.pk, "finished", "", {"reason": "individuals"})
+    Membership.objects.filter(user=member).delete()
+    assert attempt(delivery_id) is None  # not retried
+    (gone,) = Attempt.objects.filter(delivery__subscription=sub)
+    assert gone.error == "no longer in the team" and mailoutbox == []
 
 
 @pytest.mark.django_db

@@ -91,3 +91,15 @@ def test_a_name_rebound_to_loopback_is_refused_and_a_checked_one_is_connected_to
     send_notify(exp.pk, "stopped", "", {})
     ((headers, _),) = receiver.requests
     assert headers["Host"] == f"hooks.lab.test:{port}"
+
+
+@pytest.mark.django_db
+def test_an_https_webhook_speaks_tls_to_the_checked_address(eager, team, admin, member, receiver):
+    """The pinned connection wraps the socket in TLS for the URL's name: the plain-HTTP
+    receiver cannot answer that handshake, so the attempt fails with an SSL error."""
+    url = f"https://localhost:{receiver.server.server_port}/"
+    sub, _ = subscriptions.create_webhook(team, admin, url, ["finished"])
+    send_notify(running_run(team, member).pk, "finished", "", {})
+    tries = Attempt.objects.filter(delivery__subscription=sub)
+    assert tries and all("SSL" in t.error for t in tries), [t.error for t in tries]
+    assert receiver.requests == []  # no plain-text request was sent
