@@ -29,9 +29,9 @@ def on_events(sender, experiment_id: int, messages, **_kwargs) -> None:
     if not kinds & {events.STATUS, events.BIRTH}:
         return
     subs = list(
-        Subscription.objects.filter(team__experiments=experiment_id, active=True).values_list(
-            "pk", "events", "no_improvement_individuals"
-        )
+        Subscription.objects.filter(team__experiments=experiment_id, active=True)
+        .order_by()
+        .values_list("pk", "events", "no_improvement_individuals")
     )
     wanted = {event for _, listed, _ in subs for event in listed}
     if not wanted:
