@@ -34,6 +34,12 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
+@pytest.fixture(autouse=True)
+def quick_passwords(settings):
+    """The team fixtures' users, hashed fast: no test here signs in with a password."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def receiver(settings):
     """Answers 200; set `.codes` for others. The test allows private addresses (loopback)."""
