@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "channels",
     "evolab.accounts",
     "evolab.experiments",
+    "evolab.notifications",
 ]
 
 MIDDLEWARE = [
@@ -376,3 +377,14 @@ EVOLAB_UPLOAD_MAX_IMAGES = env_int("EVOLAB_UPLOAD_MAX_IMAGES", 100_000, minimum=
 EVOLAB_UPLOAD_MAX_PIXELS = env_int("EVOLAB_UPLOAD_MAX_PIXELS", 4096 * 4096, minimum=1)
 EVOLAB_UPLOAD_MAX_RATIO = env_float("EVOLAB_UPLOAD_MAX_RATIO", 100.0)
 EVOLAB_UPLOAD_INDEX_SECONDS = env_int("EVOLAB_UPLOAD_INDEX_SECONDS", 600, minimum=1)
+
+# --- Notifications (evolab/notifications/): e-mails and signed webhooks on run events -------
+# Links in notices start with this (the address users open the site at).
+EVOLAB_SITE_URL = os.environ.get("EVOLAB_SITE_URL", "").strip() or f"http://127.0.0.1:{EVOLAB_PORT}"
+# Webhooks reach public addresses only (checked at save and at every delivery); true lets
+# them reach loopback, private and link-local ones too (a lab's own receiver, tests).
+EVOLAB_WEBHOOK_ALLOW_PRIVATE = env_bool("EVOLAB_WEBHOOK_ALLOW_PRIVATE", False)
+EVOLAB_WEBHOOK_TIMEOUT = env_float("EVOLAB_WEBHOOK_TIMEOUT", 5.0)  # seconds, whole exchange
+# A failed delivery is tried again after BACKOFF, 2 x BACKOFF, 4 x ... seconds, ATTEMPTS in all.
+EVOLAB_NOTIFY_ATTEMPTS = env_int("EVOLAB_NOTIFY_ATTEMPTS", 5, minimum=1)
+EVOLAB_NOTIFY_BACKOFF_SECONDS = env_float("EVOLAB_NOTIFY_BACKOFF_SECONDS", 10.0)

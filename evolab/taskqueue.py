@@ -17,8 +17,10 @@ STEP = "evolab.step"
 EVALUATE_FINAL = "evolab.evaluate_final"
 RECONCILE = "evolab.reconcile"
 INDEX_DATASET = "evolab.index_dataset"
+NOTIFY = "evolab.notify"
+DELIVER = "evolab.deliver"
 
-app = Celery("evolab", include=["workers.tasks"])
+app = Celery("evolab", include=["workers.tasks", "workers.notify"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
@@ -59,3 +61,13 @@ def send_final_evaluation(experiment_id: int) -> None:
 def send_index_dataset(dataset_id: int) -> None:
     """Check, decode and store an uploaded team dataset (evolab.experiments.uploads)."""
     _signature(INDEX_DATASET, (dataset_id,)).apply_async()
+
+
+def send_notify(experiment_id: int, event: str, key: str, detail: dict) -> None:
+    """Fan a run event out to the subscriptions that want it (evolab.notifications)."""
+    _signature(NOTIFY, (experiment_id, event, key, detail)).apply_async()
+
+
+def send_delivery(delivery_id: int, countdown: float = 0) -> None:
+    """One attempt of a notice; a retry comes with its backoff as the countdown."""
+    _signature(DELIVER, (delivery_id,)).apply_async(countdown=countdown or None)

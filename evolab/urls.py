@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from evolab.accounts.api import TeamViewSet
 from evolab.experiments.api import ExperimentViewSet, IndividualViewSet
 from evolab.experiments.api_datasets import DatasetViewSet
+from evolab.notifications.api import WebhookViewSet
 
 from .health import healthz
 
@@ -17,11 +18,15 @@ router.register("teams", TeamViewSet, basename="api-team")
 router.register("experiments", ExperimentViewSet, basename="api-experiment")
 router.register("individuals", IndividualViewSet, basename="api-individual")
 router.register("datasets", DatasetViewSet, basename="api-dataset")
+router.register(
+    r"teams/(?P<team_id>[0-9]{1,18})/webhooks", WebhookViewSet, basename="api-team-webhook"
+)
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/experiments/", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("accounts/", include("evolab.accounts.urls")),
+    path("accounts/", include("evolab.notifications.urls")),
     path("experiments/", include("evolab.experiments.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI from drf-spectacular-sidecar's static files: no CDN. Its start-up script is

@@ -12,6 +12,7 @@ import logging
 from typing import Any, TypedDict
 
 from django.db import connection, transaction
+from django.dispatch import Signal
 
 from .models import Event, Experiment, Individual
 
@@ -28,6 +29,11 @@ FAILED = "failed"  # a child could not be trained
 STATUS = "status"  # the experiment's status changed
 RESULT = "result"  # test accuracy of the best / the ensemble
 KINDS = (BIRTH, DEATH, STARTED, FAILED, STATUS, RESULT)
+
+
+# Sent after commit with each transaction's events (experiment_id, messages): how other
+# apps hear of a run's life (evolab.notifications) without the run's code knowing them.
+committed = Signal()
 
 
 def group_name(experiment_id: int) -> str:
@@ -284,6 +290,10 @@ def broadcast(experiment_id: int, *messages: dict[str, Any]) -> None:
 
     for message in messages:
         sender.send(group_name(experiment_id), {"type": "evolab.event", "event": message})
+    for receiver, error in committed.send_robust(None, experiment_id=experiment_id,
+                                                 messages=messages):  # fmt: skip
+        if isinstance(error, Exception):
+            log.error("%s failed on events of %s: %r", receiver, experiment_id, error)
 
 
 def progress(experiment_id: int, data: dict[str, Any]) -> None:

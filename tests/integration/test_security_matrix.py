@@ -29,7 +29,21 @@ MEMBER_POSTS = {"experiment-control", "api-individual-pin", "api-dataset-list"} 
     for verb in ("start", "pause", "resume", "stop", "clone", "workers", "escape")
 }
 ADMIN_POSTS = {"team-invite", "team-settings", "member-role", "member-remove",
-               "invitation-revoke"}  # fmt: skip
+               "invitation-revoke", "team-webhook-create", "team-webhook-delete"}  # fmt: skip
+ADMIN_GETS = {"api-team-webhook-list", "api-team-webhook-detail",
+              "api-team-webhook-deliveries"}  # a team's webhooks: its admins' only  # fmt: skip
+# Made by the world: a team webhook and mia's e-mail subscription (inactive: no later run of
+# the suite sends anything).
+NOTICES = """
+from django.contrib.auth.models import User
+from evolab.accounts.models import Team
+from evolab.notifications.models import Subscription
+vision = Team.objects.get(name="Vision")
+hook = Subscription.objects.create(team=vision, channel="webhook", events=["finished"],
+                                   url="https://93.184.216.34/hook", secret="whsec_x", active=False)
+mail = Subscription.objects.create(team=vision, channel="email", events=["finished"],
+                                   user=User.objects.get(username="mia"), active=False)
+"""
 REFUSED_ANON = {401, 403, 405}
 EXTRA_USERS = """
 from django.contrib.auth.models import User
@@ -53,6 +67,7 @@ def walk(patterns, prefix=""):
 def concrete(route: str, ids: dict) -> str:
     """Fill a route's parameters with the ids of Team Vision's objects."""
     kind = "individual" if "individuals/" in route and "experiments/" not in route else None
+    kind = kind or ("webhook" if "webhooks/(?P<pk>" in route else None)  # the API's
     kind = kind or ("team" if "teams" in route else None)
     kind = kind or ("dataset" if "datasets/" in route else "experiment")
 
@@ -82,8 +97,11 @@ def world(stack):
     ada = stack.session("ada")
     ada.post(f"{stack.url}/accounts/teams/{team}/invite/", data={"role": "viewer", "days": 1})
     ((invitation,),) = stack.sql("SELECT max(id) FROM accounts_invitation")
+    stack.manage("shell", "-c", NOTICES)
+    notices = dict(stack.sql("SELECT channel, id FROM notifications_subscription"))
     ids = {"experiment": exp["id"], "individual": body["best"]["id"], "team": team,
-           "user_id": tess, "number": number, "action": "stop",
+           "team_id": team, "webhook": notices["webhook"], "webhook_id": notices["webhook"],
+           "subscription_id": notices["email"], "user_id": tess, "number": number, "action": "stop",
            "invitation_id": invitation, "dataset": upload["id"]}  # fmt: skip
     routes = [(concrete(r, ids), name) for r, name in walk(get_resolver().url_patterns)]
     routes = [(url, name) for url, name in routes if not url.startswith("/admin/")]
@@ -168,12 +186,15 @@ def test_each_role_of_the_team_gets_exactly_what_it_allows(world, username, role
         if name in PUBLIC or name == "token-revoke":
             continue
         if name in MEMBER_POSTS | ADMIN_POSTS:
-            if name == "member-remove" and role == "admin":
+            if name in ("member-remove", "team-webhook-delete") and role == "admin":
                 continue  # removing tess would change the world for later checks
             needs = "admin" if name in ADMIN_POSTS else "member"
             may = {"viewer": 0, "member": 1, "admin": 2}[role] >= {"member": 1, "admin": 2}[needs]
             r = send(stack, s, "POST", url)
             assert allowed(r) == may, (username, url, r.status_code)
+        elif name in ADMIN_GETS:
+            r = send(stack, s, "GET", url)
+            assert allowed(r) == (role == "admin"), (username, url, r.status_code)
         elif name and not name.startswith("api-") or name in ("api-root",):
             r = send(stack, s, "GET", url)
             assert r.status_code < 500 and r.status_code not in (401, 403), (username, url)
