@@ -12,6 +12,8 @@ import pytest
 
 from evolab.datasets import load_dataset
 
+from .harness import wait_for
+
 pytestmark = pytest.mark.integration
 
 CONFIG = {"dataset": "digits", "population": 3, "workers": 1, "steps_per_child": 20,
@@ -63,10 +65,18 @@ def test_the_bundle_has_every_file(bundle):
     _, _, best, folder = bundle
     names = {p.name for p in folder.iterdir()}
     assert {"model.safetensors", "dna.json", "model.pt", "model.onnx"} <= names
-    assert {"metrics.json", "README.md"} <= names
+    assert {"metrics.json", "README.md", "predict.py", "model.torchscript.pt"} <= names
     metrics = json.loads((folder / "metrics.json").read_text())
     assert metrics["val_accuracy"] == best["val_accuracy"] and metrics["dataset"] == "digits"
     assert metrics["lineage"][0] == best["id"] and len(metrics["classes"]) == 10
+
+
+def isolated(code: str, folder) -> str:
+    """stdout of `code` in a `python -I` (no EvoLab on the path) run in `folder`."""
+    result = subprocess.run([sys.executable, "-I", "-c", code], cwd=folder, capture_output=True,
+                            text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
 
 
 def test_every_format_reproduces_the_validation_accuracy_with_only_torch(bundle):
@@ -74,15 +84,7 @@ def test_every_format_reproduces_the_validation_accuracy_with_only_torch(bundle)
     data = load_dataset("digits", None, CONFIG["seed"])
     np.save(folder / "val_x.npy", data.val_x.numpy())
     np.save(folder / "val_y.npy", data.val_y.numpy())
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", STANDALONE],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    accuracies = json.loads(result.stdout.strip().splitlines()[-1])
+    accuracies = json.loads(isolated(STANDALONE, folder).strip().splitlines()[-1])
     assert accuracies == {k: best["val_accuracy"] for k in ("torch.export", "safetensors", "onnx")}
 
 
@@ -94,6 +96,33 @@ def test_the_ensemble_and_single_files_download(bundle):
         r.status_code == 200
         and "ensemble.json" in zipfile.ZipFile(io.BytesIO(r.content)).namelist()
     )
-    for fmt in ("safetensors", "torchscript", "onnx", "dna"):
+    for fmt in ("safetensors", "torchscript", "exported-program", "onnx", "dna"):
         r = s.get(f"{stack.url}/api/individuals/{best['id']}/download/?format={fmt}", timeout=60)
         assert r.status_code == 200 and int(r.headers["Content-Length"]) == len(r.content), fmt
+
+
+# predict.py as a user runs it, in a `python -I` from the unzipped bundle, with numpy and
+# onnxruntime made unimportable too: torch alone.
+PREDICT_WITH_TORCH_ONLY = """
+import runpy, sys
+sys.modules.update(numpy=None, onnxruntime=None, evolab=None)
+sys.argv = ["predict.py", "test_x.npy", "--json"]
+runpy.run_path("predict.py", run_name="__main__")
+"""
+
+
+def test_predict_py_with_torch_only_scores_the_stored_test_accuracy(bundle):
+    """On the run's own test images, as the dataset's files hold them (scikit-learn's digits:
+    values 0..16, not 0..255), predict.py reproduces the test accuracy EvoLab recorded."""
+    stack, s, best, folder = bundle
+    url = f"{stack.url}/api/individuals/{best['id']}/"
+    tested = wait_for(lambda: s.get(url, timeout=10).json()["test_accuracy"], 120, "test accuracy")
+    data = load_dataset("digits", None, CONFIG["seed"])  # the split the run tested on
+    stored = data.test_x.numpy()
+    raw = np.rint(stored * (16 / 255))  # back to scikit-learn's values: exact, checked here
+    assert raw.max() == 16 and (np.rint(raw * (255 / 16)) == stored).all()
+    np.save(folder / "test_x.npy", raw)
+    predicted = [row["class"] for row in json.loads(isolated(PREDICT_WITH_TORCH_ONLY, folder))]
+    correct = int((np.array(predicted) == data.test_y.numpy()).sum())
+    assert len(predicted) == len(data.test_y) == 359
+    assert correct == round(tested * len(predicted)), (correct, tested)

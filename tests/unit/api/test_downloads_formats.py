@@ -142,3 +142,18 @@ def test_the_readme_examples_run_with_only_torch_and_print_no_warning(viewer, ex
         )  # fmt: skip
         assert result.returncode == 0 and result.stdout.strip(), (name, result.stderr[-3000:])
         assert result.stderr == "", (name, result.stderr[-3000:])
+
+
+def test_the_schema_and_the_client_name_every_format_the_server_takes(client, member):
+    """The OpenAPI enum, the Python client and the server accept the same formats: every
+    name accepted before (a contract) and exported-program."""
+    from evolab.client import DOWNLOAD_FORMATS
+    from evolab.experiments.downloads import FORMATS
+
+    client.force_login(member)
+    r = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    schema = json.loads(r.content)
+    params = schema["paths"]["/api/individuals/{id}/download/"]["get"]["parameters"]
+    (enum,) = [p["schema"]["enum"] for p in params if p["name"] == "format"]
+    assert set(enum) == set(FORMATS) == set(DOWNLOAD_FORMATS)
+    assert {"bundle", "safetensors", "torchscript", "onnx", "dna", "exported-program"} <= set(enum)
