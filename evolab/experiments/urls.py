@@ -18,5 +18,11 @@ urlpatterns = [
         views.individual_lineage,
         name="individual-lineage",
     ),
+    path(
+        "<int:pk>/individuals/<int:number>/downloads.json",
+        views.individual_downloads,
+        name="individual-downloads",
+    ),
+    path("<int:pk>/downloads.json", views.experiment_downloads, name="experiment-downloads"),
     path("<int:pk>/<str:action>/", views.experiment_control, name="experiment-control"),
 ]
