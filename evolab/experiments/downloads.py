@@ -33,6 +33,7 @@ from evolab.evolution.network import build_network
 from . import bundles, exports
 from .exports import NotExportable
 from .models import Experiment, Individual
+from .retention import RANKING
 from .storage import derived_name
 
 log = logging.getLogger(__name__)
@@ -143,12 +144,12 @@ def individual_download(ind: Individual, fmt: str) -> HttpResponse:
 
 
 def ensemble_members(exp: Experiment) -> list[Individual]:
-    """The top-k (config `ensemble_k`) by validation accuracy among those with weights."""
+    """The top-k (config `ensemble_k`) by validation accuracy among those with weights, ties
+    to the younger: the ranking the run's test evaluation used (retention.RANKING), so the
+    ensemble downloaded is the one whose test accuracy the run reports."""
     k = max(int(exp.config.get("ensemble_k", 2)), 1)
     return list(
-        exp.individuals.exclude(weights="")
-        .exclude(val_accuracy=None)
-        .order_by("-val_accuracy", "number")[:k]
+        exp.individuals.exclude(weights="").exclude(val_accuracy=None).order_by(*RANKING)[:k]
     )
 
 

@@ -102,27 +102,38 @@ def test_the_ensemble_and_single_files_download(bundle):
 
 
 # predict.py as a user runs it, in a `python -I` from the unzipped bundle, with numpy and
-# onnxruntime made unimportable too: torch alone.
+# onnxruntime made unimportable too: torch alone. Then the ensemble bundle's predict.py.
 PREDICT_WITH_TORCH_ONLY = """
 import runpy, sys
 sys.modules.update(numpy=None, onnxruntime=None, evolab=None)
-sys.argv = ["predict.py", "test_x.npy", "--json"]
-runpy.run_path("predict.py", run_name="__main__")
+for script in ("predict.py", "ensemble/predict.py"):
+    sys.argv = [script, "test_x.npy", "--json"]
+    runpy.run_path(script, run_name="__main__")
 """
 
 
-def test_predict_py_with_torch_only_scores_the_stored_test_accuracy(bundle):
+def test_predict_py_with_torch_only_scores_the_stored_test_accuracies(bundle):
     """On the run's own test images, as the dataset's files hold them (scikit-learn's digits:
-    values 0..16, not 0..255), predict.py reproduces the test accuracy EvoLab recorded."""
+    values 0..16, not 0..255), predict.py reproduces the test accuracy EvoLab recorded for
+    the best individual, and the ensemble bundle's predict.py the ensemble's."""
     stack, s, best, folder = bundle
-    url = f"{stack.url}/api/individuals/{best['id']}/"
-    tested = wait_for(lambda: s.get(url, timeout=10).json()["test_accuracy"], 120, "test accuracy")
+    url = f"{stack.url}/api/experiments/{best['experiment']}/"
+    run = wait_for(  # written after the best individual's (workers/child.py)
+        lambda: (body := s.get(url, timeout=10).json())["ensemble_test_accuracy"] and body,
+        120, "the test evaluation",
+    )  # fmt: skip
+    individual = s.get(f"{stack.url}/api/individuals/{best['id']}/", timeout=10).json()
+    tested = individual["test_accuracy"]
+    r = s.get(f"{stack.url}/api/experiments/{run['id']}/download/?format=ensemble", timeout=120)
+    zipfile.ZipFile(io.BytesIO(r.content)).extractall(folder / "ensemble")
     data = load_dataset("digits", None, CONFIG["seed"])  # the split the run tested on
     stored = data.test_x.numpy()
     raw = np.rint(stored * (16 / 255))  # back to scikit-learn's values: exact, checked here
     assert raw.max() == 16 and (np.rint(raw * (255 / 16)) == stored).all()
     np.save(folder / "test_x.npy", raw)
-    predicted = [row["class"] for row in json.loads(isolated(PREDICT_WITH_TORCH_ONLY, folder))]
-    correct = int((np.array(predicted) == data.test_y.numpy()).sum())
-    assert len(predicted) == len(data.test_y) == 359
-    assert correct == round(tested * len(predicted)), (correct, tested)
+    single, ensemble = isolated(PREDICT_WITH_TORCH_ONLY, folder).strip().splitlines()
+    for output, accuracy in ((single, tested), (ensemble, run["ensemble_test_accuracy"])):
+        predicted = np.array([row["class"] for row in json.loads(output)])
+        assert len(predicted) == len(data.test_y) == 359
+        correct = int((predicted == data.test_y.numpy()).sum())
+        assert correct == round(accuracy * len(predicted)), (correct, accuracy)

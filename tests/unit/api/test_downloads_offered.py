@@ -41,3 +41,12 @@ def test_another_team_gets_404_from_the_page_s_download_routes(client, outsider,
     client.force_login(outsider)
     assert client.get(f"/experiments/{exp.pk}/individuals/0/downloads.json").status_code == 404
     assert client.get(f"/experiments/{exp.pk}/downloads.json").status_code == 404
+
+
+def test_the_ensemble_offered_is_the_one_the_run_tested_ties_to_the_younger(client, viewer, exp):
+    """workers/child.py evaluates the top k by retention.RANKING; the download is the same."""
+    for number, accuracy in enumerate([0.9, 0.5, 0.5]):
+        store_individual(exp, number, accuracy)
+    client.force_login(viewer)
+    ensemble = client.get(f"/experiments/{exp.pk}/downloads.json").json()["ensemble"]
+    assert ensemble["members"] == [0, 2]
