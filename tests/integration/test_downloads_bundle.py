@@ -9,6 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from evolab.datasets import load_dataset
 
@@ -106,8 +107,9 @@ def test_the_ensemble_and_single_files_download(bundle):
 PREDICT_WITH_TORCH_ONLY = """
 import runpy, sys
 sys.modules.update(numpy=None, onnxruntime=None, evolab=None)
-for script in ("predict.py", "ensemble/predict.py"):
-    sys.argv = [script, "test_x.npy", "--json"]
+for script, images in (("predict.py", "test_x.npy"), ("ensemble/predict.py", "test_x.npy"),
+                       ("predict.py", "first.png")):
+    sys.argv = [script, images, "--json"]
     runpy.run_path(script, run_name="__main__")
 """
 
@@ -131,7 +133,9 @@ def test_predict_py_with_torch_only_scores_the_stored_test_accuracies(bundle):
     raw = np.rint(stored * (16 / 255))  # back to scikit-learn's values: exact, checked here
     assert raw.max() == 16 and (np.rint(raw * (255 / 16)) == stored).all()
     np.save(folder / "test_x.npy", raw)
-    single, ensemble = isolated(PREDICT_WITH_TORCH_ONLY, folder).strip().splitlines()
+    Image.fromarray(stored[0, 0]).save(folder / "first.png")  # an 8-bit image file: 0..255
+    single, ensemble, png = isolated(PREDICT_WITH_TORCH_ONLY, folder).strip().splitlines()
+    assert json.loads(png)[0]["class"] == json.loads(single)[0]["class"]
     for output, accuracy in ((single, tested), (ensemble, run["ensemble_test_accuracy"])):
         predicted = np.array([row["class"] for row in json.loads(output)])
         assert len(predicted) == len(data.test_y) == 359
