@@ -55,8 +55,9 @@ class Individual(_Record):
         return self
 
     def download(self, path: str | Path | None = None, format: str = "bundle") -> Path:
-        """Save the individual as `format`: bundle (zip: model.pt, model.safetensors,
-        model.onnx, dna.json, metrics.json, README.md), safetensors, torchscript, onnx or dna.
+        """Save the individual as `format`: bundle (zip: predict.py, model.torchscript.pt,
+        model.pt, model.safetensors, model.onnx, dna.json, metrics.json, README.md),
+        safetensors, torchscript (TorchScript), exported-program (torch.export), onnx or dna.
         `path`: a file, or a directory for the server's file name (None: the current one).
         Returns the file written."""
         return self._lab.http.download("individuals.download", self.id, {"format": format}, path)

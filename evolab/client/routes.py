@@ -76,4 +76,4 @@ ROUTES: dict[str, Route] = {
 # Not REST (so not in the OpenAPI schema): the run's live event stream.
 WEBSOCKET = "/ws/experiments/{id}/"
 TERMINAL = ("finished", "stopped", "failed")
-DOWNLOAD_FORMATS = ("bundle", "safetensors", "torchscript", "onnx", "dna")
+DOWNLOAD_FORMATS = ("bundle", "safetensors", "torchscript", "exported-program", "onnx", "dna")

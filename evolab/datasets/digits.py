@@ -12,6 +12,7 @@ from . import splits
 from .base import READY, Dataset, Entry, build, fingerprint
 
 CLASSES = [str(c) for c in range(10)]
+RAW_MAX = 16  # scikit-learn's pixels are counts 0..16 (of a 4x4 block), stored as 0..255
 # Images per class in scikit-learn's copy, so the listing knows the split sizes without
 # importing scikit-learn (a second of start-up in the web process); a test checks them.
 CLASS_COUNTS = (178, 182, 177, 183, 181, 182, 181, 179, 174, 180)
@@ -20,11 +21,11 @@ _LABELS = np.repeat(np.arange(len(CLASS_COUNTS)), CLASS_COUNTS)
 
 @lru_cache(maxsize=1)
 def _arrays() -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, 1, 8, 8) with values 0..16 scaled to 0..255, and labels."""
+    """Images (N, 1, 8, 8) with values 0..RAW_MAX scaled to 0..255 (rounded), and labels."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    images = np.rint(bunch.images * (255.0 / 16.0)).clip(0, 255).astype(np.uint8)[:, None]
+    images = np.rint(bunch.images * (255.0 / RAW_MAX)).clip(0, 255).astype(np.uint8)[:, None]
     labels = bunch.target.astype(np.int64)
     images.flags.writeable = labels.flags.writeable = False  # shared by every load
     return images, labels

@@ -60,9 +60,11 @@ INDIVIDUAL_FORMAT = Query(
     "format",
     choices=downloads.FORMATS,
     default="bundle",
-    description="bundle: zip with model.pt (torch.export), model.safetensors, "
-    "model.onnx, dna.json, metrics.json, README.md; safetensors: the weights; torchscript: "
-    "model.pt alone; onnx; dna: the DNA as JSON.",
+    description="bundle: zip with predict.py, model.torchscript.pt (TorchScript), model.pt "
+    "(torch.export), model.safetensors, model.onnx, dna.json, metrics.json (with the input's "
+    "preprocessing), README.md; safetensors: the weights; torchscript: a TorchScript file "
+    "(torch.jit.load); exported-program: a torch.export program, .pt2 (torch.export.load); "
+    "onnx; dna: the DNA as JSON.",
 )
 
 
@@ -329,8 +331,8 @@ class IndividualViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
         responses={
             (200, "application/zip"): OpenApiResponse(
                 OpenApiTypes.BINARY,
-                description="bundle: a zip; safetensors, torchscript and onnx: "
-                "application/octet-stream; dna: the DNA as JSON. An attachment.",
+                description="bundle: a zip; safetensors, torchscript, exported-program "
+                "and onnx: application/octet-stream; dna: the DNA as JSON. An attachment.",
             ),
             (200, "application/octet-stream"): OpenApiTypes.BINARY,
             (200, "application/json"): OpenApiTypes.OBJECT,

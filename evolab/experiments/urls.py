@@ -20,5 +20,11 @@ urlpatterns = [
     ),
     path("<int:pk>/report/", views.experiment_report, name="experiment-report"),
     path("<int:pk>/report.html", views.experiment_report_file, name="experiment-report-file"),
+    path(
+        "<int:pk>/individuals/<int:number>/downloads.json",
+        views.individual_downloads,
+        name="individual-downloads",
+    ),
+    path("<int:pk>/downloads.json", views.experiment_downloads, name="experiment-downloads"),
     path("<int:pk>/<str:action>/", views.experiment_control, name="experiment-control"),
 ]

@@ -13,7 +13,7 @@ from evolab.accounts.models import Role
 from evolab.accounts.services import current_team, role_in, teams_for, teams_in_view
 from evolab.redaction import redact_paths
 
-from . import dashboard, report, services, warmstart
+from . import dashboard, downloads, report, services, warmstart
 from .config import ConfigError
 from .forms import ExperimentForm, clone_initial
 from .models import Experiment, Status, TransitionError
@@ -136,6 +136,20 @@ def individual_lineage(request: HttpRequest, pk: int, number: int) -> JsonRespon
     if chain is None:
         raise Http404
     return JsonResponse({"lineage": chain})
+
+
+@login_required
+def individual_downloads(request: HttpRequest, pk: int, number: int) -> JsonResponse:
+    """The page's download links of one individual: file names, sizes when known, and
+    whether a first request has to make the file (downloads.offered)."""
+    ind = get_object_or_404(experiment_for(request, pk).individuals, number=number)
+    return JsonResponse({"downloads": downloads.offered(ind)})
+
+
+@login_required
+def experiment_downloads(request: HttpRequest, pk: int) -> JsonResponse:
+    """The page's download of the run: its top-k ensemble (downloads.offered_ensemble)."""
+    return JsonResponse({"ensemble": downloads.offered_ensemble(experiment_for(request, pk))})
 
 
 @login_required

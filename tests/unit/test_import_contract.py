@@ -45,11 +45,11 @@ NO_FRAMEWORK = (
 )
 # Inside evolab.experiments: a module imports only modules of its own layer or below.
 LAYERS = [
-    {"models", "config", "storage"},
+    {"models", "config", "storage", "exports", "bundle_predict"},
     {"config_form", "dataset_choices"},  # the run form's fields, from the config and catalog
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains"},
-    {"services", "imports", "downloads", "dashboard", "uploads", "warmstart",
+    {"services", "imports", "downloads", "bundles", "dashboard", "uploads", "warmstart",
      "report", "report_svg", "report_arch"},
     {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
      "urls", "forms", "warmstart_form", "admin", "management", "apps"},

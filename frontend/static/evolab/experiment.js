@@ -3,6 +3,7 @@
 // reconnect asks for everything after the last applied seq: no gap, no duplicate.
 import { drawArchitecture } from "./architecture.js";
 import { FitnessChart } from "./chart.js";
+import { showDownloads } from "./downloads.js";
 import { fmtBytes, fmtDuration, fmtFlops, h, pct, renderAnalytics, renderGauge, renderInflight, renderLineage, signedPct } from "./panels.js";
 
 const root = document.getElementById("experiment");
@@ -207,11 +208,7 @@ function showDetail(d) {
   const n = diff.counts;
   $("diff-summary").textContent = d.parent ? `vs parent #${d.parent.number}: ${n.inserted} inserted, ${n.removed} removed, ${n.changed} changed${lr}` : "initial individual: no parent to compare with";
   $("arch").dataset.number = String(d.number);
-  $("downloads").hidden = false;
-  $("dl-weights").href = `/api/individuals/${d.id}/download/?format=safetensors`;
-  $("dl-weights").hidden = !d.weights_kept;
-  $("weights-gone").hidden = d.weights_kept;
-  $("dl-dna").href = `/api/individuals/${d.id}/download/?format=dna`;
+  showDownloads($("downloads"), experimentId, d);
 }
 
 // Analytics are a database aggregate: refreshed after births, at most every few seconds.

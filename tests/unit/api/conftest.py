@@ -25,9 +25,11 @@ def exp(team, member):
     return services.create_experiment(team, member, "api", {"population": 2, "max_individuals": 4})
 
 
-def store_individual(exp, number: int = 0, accuracy: float = 0.5, parent=None) -> Individual:
+def store_individual(
+    exp, number: int = 0, accuracy: float = 0.5, parent=None, dna: DNA | None = None
+) -> Individual:
     """An alive individual with real (untrained) weights in storage, as a worker leaves it."""
-    dna = DNA.initial()
+    dna = dna or DNA.initial()
     torch.manual_seed(number)
     net = build_network(dna, (1, 8, 8), 10)
     meta = {

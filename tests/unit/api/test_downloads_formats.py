@@ -12,7 +12,7 @@ import torch
 from django.core.files.storage import default_storage
 
 from evolab.experiments.models import Individual
-from evolab.experiments.storage import derived_names
+from evolab.experiments.storage import derived_name
 
 from .conftest import api, store_individual
 
@@ -33,7 +33,8 @@ def test_the_bundle_holds_every_file_and_its_program_runs(viewer, exp):
     archive = unzip(r)
     names = set(archive.namelist())
     assert names == {
-        "model.safetensors", "dna.json", "model.pt", "model.onnx", "metrics.json", "README.md"
+        "model.safetensors", "dna.json", "model.pt", "model.torchscript.pt", "model.onnx",
+        "metrics.json", "README.md", "predict.py",
     }  # fmt: skip
     metrics = json.loads(archive.read("metrics.json"))
     assert metrics["val_accuracy"] == 0.7 and metrics["mean"] == [0.3] and metrics["std"] == [0.4]
@@ -43,18 +44,30 @@ def test_the_bundle_holds_every_file_and_its_program_runs(viewer, exp):
     assert "torch.export.load" in archive.read("README.md").decode()
 
 
-def test_exports_are_cached_next_to_the_weights(viewer, exp):
+def test_exports_are_cached_next_to_the_weights_by_format(viewer, exp):
+    """An `.export.pt` cached when `torchscript` returned the torch.export program is served
+    as `exported-program` only: `torchscript` makes and caches a real TorchScript file."""
     ind = store_individual(exp, 0)
-    api(viewer).get(f"/api/individuals/{ind.pk}/download/?format=onnx")
-    assert default_storage.exists(derived_names(ind.weights)[1])
-    api(viewer).get(f"/api/individuals/{ind.pk}/download/?format=torchscript")
-    assert default_storage.exists(derived_names(ind.weights)[0])
+    client = api(viewer)
+    client.get(f"/api/individuals/{ind.pk}/download/?format=onnx")
+    assert default_storage.exists(derived_name(ind.weights, "onnx"))
+    program = client.get(f"/api/individuals/{ind.pk}/download/?format=exported-program")
+    assert program.status_code == 200 and "evolab-" in program["Content-Disposition"]
+    assert program["Content-Disposition"].endswith('-0.pt2"')
+    with default_storage.open(derived_name(ind.weights, "exported-program"), "rb") as fh:
+        assert fh.read() == program.content
+    script = client.get(f"/api/individuals/{ind.pk}/download/?format=torchscript")
+    assert script.status_code == 200 and script.content != program.content
+    names = zipfile.ZipFile(io.BytesIO(script.content)).namelist()
+    assert any(n.endswith("constants.pkl") for n in names), names  # what torch.jit.load reads
+    assert default_storage.exists(derived_name(ind.weights, "torchscript"))
 
 
 def test_single_files_have_their_size_and_name(viewer, exp):
     ind = store_individual(exp, 3)
     client = api(viewer)
-    for fmt, suffix in [("safetensors", ".safetensors"), ("dna", ".dna.json"), ("onnx", ".onnx")]:
+    for fmt, suffix in [("safetensors", ".safetensors"), ("dna", ".dna.json"), ("onnx", ".onnx"),
+                        ("torchscript", ".torchscript.pt")]:  # fmt: skip
         r = client.get(f"/api/individuals/{ind.pk}/download/?format={fmt}")
         assert r.status_code == 200, fmt
         assert f'evolab-{exp.pk}-3{suffix}"' in r["Content-Disposition"]
@@ -129,3 +142,18 @@ def test_the_readme_examples_run_with_only_torch_and_print_no_warning(viewer, ex
         )  # fmt: skip
         assert result.returncode == 0 and result.stdout.strip(), (name, result.stderr[-3000:])
         assert result.stderr == "", (name, result.stderr[-3000:])
+
+
+def test_the_schema_and_the_client_name_every_format_the_server_takes(client, member):
+    """The OpenAPI enum, the Python client and the server accept the same formats: every
+    name accepted before (a contract) and exported-program."""
+    from evolab.client import DOWNLOAD_FORMATS
+    from evolab.experiments.downloads import FORMATS
+
+    client.force_login(member)
+    r = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    schema = json.loads(r.content)
+    params = schema["paths"]["/api/individuals/{id}/download/"]["get"]["parameters"]
+    (enum,) = [p["schema"]["enum"] for p in params if p["name"] == "format"]
+    assert set(enum) == set(FORMATS) == set(DOWNLOAD_FORMATS)
+    assert {"bundle", "safetensors", "torchscript", "onnx", "dna", "exported-program"} <= set(enum)
