@@ -42,10 +42,10 @@ NO_FRAMEWORK = (
 LAYERS = [
     {"models", "config", "storage"},
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
-     "commits", "retention", "settling", "store", "chains"},
+     "commits", "retention", "settling", "store", "chains", "actions", "evaluation"},
     {"services", "imports", "downloads", "dashboard", "uploads"},
-    {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing", "urls",
-     "forms", "admin", "management", "apps"},
+    {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
+     "urls", "forms", "admin", "management", "apps"},
 ]  # fmt: skip
 
 
