@@ -117,10 +117,10 @@ function scheduleRefresh(kind) {
 
 // A finished run is evaluated on the test split by itself (settling.settle); a stopped one when a
 // member asks ("Evaluate the best now"). `evaluating`: the task is queued or running.
-const TEST_PENDING = { finished: "evaluating…", stopped: "not evaluated (stopped)" };
-function testText(accuracy) {
+const TEST_PENDING = { finished: "not evaluated", stopped: "not evaluated (stopped)" };
+function testText() {
   const exp = state.exp;
-  if (accuracy != null) return pct(accuracy);
+  if (exp.test_accuracy != null) return pct(exp.test_accuracy);
   if (exp.evaluating) return "evaluating…";
   if (exp.evaluation_error) return "evaluation failed";
   return TEST_PENDING[exp.status] ?? "at the end";
@@ -145,9 +145,9 @@ function refresh() {
   $("best-acc").textContent = pct(exp.best.val_accuracy);
   $("trained").textContent = exp.individuals_trained.toLocaleString();
   $("total-flops").textContent = fmtFlops(exp.total_flops);
-  $("test-acc").textContent = testText(exp.test_accuracy);
+  $("test-acc").textContent = testText();
   $("test-acc").title = exp.evaluation_error ?? "";
-  $("ensemble-acc").textContent = testText(exp.ensemble_test_accuracy);
+  $("ensemble-acc").textContent = exp.ensemble_test_accuracy != null ? `ensemble ${pct(exp.ensemble_test_accuracy)}` : "";
   document.title = `${exp.status === "running" ? "▶ " : ""}${exp.name} · ${pct(exp.best.val_accuracy)} · EvoLab`;
   if (state.follow && exp.best.id && exp.best.id !== state.selected?.id) select(exp.best.id, false);
   renderInflight($("inflight"), state.inflight, now(), state.leaseSeconds);
@@ -175,7 +175,8 @@ function showControls() {
   const evaluate = document.querySelector("[data-action=evaluate]");
   if (evaluate) {
     evaluate.hidden = state.exp.status !== "stopped";
-    evaluate.textContent = state.exp.evaluating ? "Evaluating the best…" : "Evaluate the best now";
+    const exp = state.exp;
+    evaluate.textContent = exp.evaluating ? "Evaluating the best…" : exp.test_accuracy != null ? "Evaluated" : "Evaluate the best now";
   }
   const workers = $("workers-input");
   if (workers && document.activeElement !== workers) workers.value = state.exp.config.workers;
