@@ -21,7 +21,9 @@ Each rule is declared once and read by both sides:
 - `not_found` and `bad_request` (evolab/urls.py: handler404, handler400): what Django itself
   refuses under /api/ answers JSON like every other API error: a URL that matches no route
   (an id that is not one) a 404, a body over DATA_UPLOAD_MAX_MEMORY_SIZE a 413, too many
-  form fields a 400.
+  form fields a 400; `permission_denied` and `server_error` (handler403, handler500) the
+  same way. The pages' JSON routes (evolab/json_routes.py) answer JSON errors too; every
+  other path gets the site's styled page (frontend/templates/4xx.html, 500.html).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.utils import html
+
+from .json_routes import wants_json
 
 MAX_INT = 2**62  # every number that reaches SQL stays below a 64-bit column's limit
 PAGE_LIMIT = 1000
@@ -343,10 +347,29 @@ class ApiSchema(AutoSchema):
 
 
 def not_found(request: HttpRequest, exception: Exception):
-    """handler404: JSON under /api/ (a URL that matches no route), the site's page elsewhere."""
-    if request.path.startswith("/api/"):
+    """handler404: JSON under /api/ (a URL that matches no route) and on the pages' JSON
+    routes, the site's page elsewhere (templates/404.html, with its navigation)."""
+    if wants_json(request):
         return JsonResponse({"detail": "Not found."}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception):
+    """handler403: JSON where JSON is asked for, else templates/403.html (what DRF refuses
+    never gets here: its views answer their own 403)."""
+    if wants_json(request):
+        return JsonResponse({"detail": "You do not have permission to do this."}, status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request: HttpRequest):
+    """handler500: JSON where JSON is asked for, else templates/500.html, which Django renders
+    with no context: it reads neither the database nor the request's user."""
+    if wants_json(request):
+        return JsonResponse(
+            {"detail": "Server error: the request failed (it is logged)."}, status=500
+        )
+    return defaults.server_error(request)
 
 
 def bad_request(request: HttpRequest, exception: Exception):

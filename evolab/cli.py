@@ -195,6 +195,7 @@ def cmd_runs_control(args) -> int:
         f"{result.id}`)"
         if args.verb == "clone"
         else f"run {result.id}: {result.status}"
+        + (", evaluating its best on the test split" if args.verb == "evaluate" else "")
     )
     emit(args, result.data, text)
     return OK
@@ -421,7 +422,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--best", type=int, metavar="K", help="with --from-run: its best K instead")
     p.set_defaults(func=cmd_runs_create)
-    for verb in ("start", "pause", "resume", "stop", "clone"):
+    for verb in ("start", "pause", "resume", "stop", "evaluate", "clone"):
         p = runs.add_parser(verb, parents=common, help=f"{verb} a run")
         p.add_argument("run", type=_run_id)
         p.set_defaults(func=cmd_runs_control, verb=verb)

@@ -36,6 +36,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-# What Django itself refuses under /api/ (no such route, a body too large) answers JSON too.
+# What Django itself refuses under /api/ (no such route, a body too large) answers JSON too;
+# elsewhere the site's styled pages (frontend/templates/403.html, 404.html, 500.html).
 handler400 = "evolab.api_contract.bad_request"
+handler403 = "evolab.api_contract.permission_denied"
 handler404 = "evolab.api_contract.not_found"
+handler500 = "evolab.api_contract.server_error"

@@ -14,7 +14,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from evolab.experiments import chains, commits, retention, settling, uploads
+from evolab.experiments import chains, commits, evaluation, retention, settling, uploads
 from evolab.experiments.children import Claim
 from evolab.experiments.models import Experiment, Status
 from evolab.experiments.store import DONE, WAIT, DatabaseStore
@@ -106,8 +106,15 @@ def _train_and_commit(store: DatabaseStore, claim: Claim, progress) -> dict[str,
 
 @app.task(name=EVALUATE_FINAL, acks_late=True, reject_on_worker_lost=True)
 def evaluate_final(experiment_id: int) -> None:
-    """Test accuracy of the best by validation and of the top-k ensemble (docs/ALGORITHM.md §6)."""
-    evaluate_on_test(experiment_id, default_storage, settings)
+    """Test accuracy of the best by validation and of the top-k ensemble (docs/ALGORITHM.md §6),
+    of a finished run or of a stopped one on request; the run is marked evaluating until then."""
+    try:
+        evaluate_on_test(experiment_id, default_storage, settings)
+    except Exception as exc:  # the run must not stay "evaluating": say why instead
+        log.exception("test evaluation of experiment %s failed", experiment_id)
+        evaluation.finished(experiment_id, f"{type(exc).__name__}: {exc}")
+    else:
+        evaluation.finished(experiment_id)
 
 
 @app.task(

@@ -152,6 +152,11 @@ class Run(_Record):
     def stop(self) -> Run:
         return self._control("stop")
 
+    def evaluate(self) -> Run:
+        """Measure a stopped run's best and ensemble on the test split, as a finished run's
+        are, in a worker: `.refresh()` shows them once `evaluating` is false again."""
+        return self._control("evaluate")
+
     def clone(self) -> Run:
         """A new queued run with the same config (start it with `.start()`)."""
         return Run(self._lab, self._lab.http.call("experiments.clone", self.id))

@@ -51,6 +51,7 @@ ROUTES: dict[str, Route] = {
     "experiments.pause": _control("pause"),
     "experiments.resume": _control("resume"),
     "experiments.stop": _control("stop"),
+    "experiments.evaluate": _control("evaluate"),
     "experiments.clone": _control("clone"),
     "experiments.workers": Route(
         "POST", "/api/experiments/{id}/workers/", sends=("workers",), reads=EXPERIMENT_FIELDS

@@ -27,7 +27,7 @@ from evolab.api_contract import (
     Query,
 )
 
-from . import downloads, imports, services, warmstart
+from . import actions, downloads, imports, services, warmstart
 from .api_filters import (
     AFTER,
     EXPERIMENT_QUERY,
@@ -53,6 +53,9 @@ from .report import attachment as report_attachment
 
 ID_PATTERN = r"[0-9]{1,18}"  # larger ids cannot exist; refusing them keeps SQL in range
 CONFLICT = OpenApiResponse(description="Not allowed in the run's current status.")
+ADJUST_CONFLICT = OpenApiResponse(
+    description="The run cannot train any more (stopping, stopped, finished or failed)."
+)
 FORBIDDEN = OpenApiResponse(description="Your role in this team does not allow it.")
 BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment.")
 ENSEMBLE_FORMAT = Query("format", choices=("ensemble",), default="ensemble")
@@ -74,13 +77,26 @@ def require_role(user, team_id: int, role: str = Role.MEMBER) -> None:
         raise PermissionDenied(f"Only a team {role} or above can do this.")
 
 
-def _control_schema(verb: str, created: bool = False):
-    ok = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+def conflict(exc: TransitionError) -> Response:
+    """409: the run's state does not allow it (evolab.experiments.actions says why)."""
+    return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+
+
+def _control_schema(verb: str, created: bool = False, ok: int | None = None, more: str = ""):
+    ok = ok or (status.HTTP_201_CREATED if created else status.HTTP_200_OK)
     return extend_schema(
         request=None,
         responses={ok: ExperimentSerializer, 403: FORBIDDEN, 409: CONFLICT},
-        description=f"{verb.capitalize()} the run (team members and admins).",
+        description=f"{verb.capitalize()} the run (team members and admins).{more}",
     )
+
+
+EVALUATE_MORE = (
+    " The final test evaluation of a finished run, for a stopped one: the best by validation "
+    "and the top-k ensemble on the test split, in a worker; the answer has `evaluating` true "
+    "and the numbers follow in the run (and a `result` event). 409 unless the run is stopped, "
+    "trained someone and is not evaluated or being evaluated already."
+)
 
 
 # Whether a download exists depends on what was kept: the schema can say it in words only.
@@ -165,7 +181,7 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
                 return Response(ExperimentSerializer(exp).data, status=status.HTTP_201_CREATED)
             exp = services.control(exp.pk, verb)
         except TransitionError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+            return conflict(exc)
         return Response(ExperimentSerializer(exp).data)
 
     @_control_schema("start")
@@ -188,12 +204,25 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def stop(self, request, pk=None):
         return self._control("stop")
 
+    @_control_schema("evaluate", ok=status.HTTP_202_ACCEPTED, more=EVALUATE_MORE)
+    @action(detail=True, methods=["post"])
+    def evaluate(self, request, pk=None):
+        exp = self._member_experiment()
+        try:
+            exp = services.evaluate(exp.pk)
+        except TransitionError as exc:
+            return conflict(exc)
+        return Response(ExperimentSerializer(exp).data, status=status.HTTP_202_ACCEPTED)
+
     @_control_schema("clone (a new queued run with the same config)", created=True)
     @action(detail=True, methods=["post"])
     def clone(self, request, pk=None):
         return self._control("clone")
 
-    @extend_schema(request=WorkersSerializer, responses={200: ExperimentSerializer, 403: FORBIDDEN})
+    @extend_schema(
+        request=WorkersSerializer,
+        responses={200: ExperimentSerializer, 403: FORBIDDEN, 409: ADJUST_CONFLICT},
+    )
     @action(detail=True, methods=["post"])
     def workers(self, request, pk=None):
         """Change the number of parallel workers, also while the run is going."""
@@ -204,11 +233,13 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
             exp = services.set_workers(exp.pk, body.validated_data["workers"])
         except ConfigError as exc:
             raise ValidationError(exc.errors) from None
+        except TransitionError as exc:
+            return conflict(exc)
         return Response(ExperimentSerializer(exp).data)
 
     @extend_schema(
         request={"application/json": ESCAPE_SCHEMA},
-        responses={200: OpenApiTypes.OBJECT, 403: FORBIDDEN},
+        responses={200: OpenApiTypes.OBJECT, 403: FORBIDDEN, 409: ADJUST_CONFLICT},
     )
     @action(detail=True, methods=["post"])
     def escape(self, request, pk=None):
@@ -216,18 +247,30 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         exp = self._member_experiment()
         body = EscapeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        knobs, done = body.validated_data, {}
+        knobs = body.validated_data
+        if "boost_children" not in knobs and knobs.get("reset_weights") is not True:
+            raise ValidationError({"detail": "Send boost_children and/or reset_weights: true."})
+        try:
+            actions.check(exp, "escape")  # refused as a whole: neither knob moves
+            done = self._escape(exp, knobs)
+        except TransitionError as exc:
+            return conflict(exc)
+        return Response(done)
+
+    @staticmethod
+    def _escape(exp: Experiment, knobs: dict) -> dict:
+        done = {}
         if "boost_children" in knobs:
             try:
                 services.boost_mutations(exp.pk, knobs["boost_children"])
+            except TransitionError:
+                raise
             except ValueError as exc:
                 raise ValidationError({"boost_children": [str(exc)]}) from None
             done["boost_children"] = knobs["boost_children"]
         if knobs.get("reset_weights") is True:
             done["reset"] = services.reset_all_weights(exp.pk)
-        if not done:
-            raise ValidationError({"detail": "Send boost_children and/or reset_weights: true."})
-        return Response(done)
+        return done
 
     @extend_schema(
         request=SeedSerializer,

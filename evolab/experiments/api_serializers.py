@@ -17,6 +17,7 @@ from evolab.api_contract import (
     not_blank_pattern,
 )
 
+from . import actions as run_actions
 from . import warmstart
 from .config import config_schema
 from .events import experiment_payload
@@ -53,6 +54,12 @@ class ExperimentSerializer(serializers.ModelSerializer):
     best = serializers.SerializerMethodField()
     dataset_split = SplitSerializer(read_only=True, allow_null=True)
     start_from = StartFromRecordSerializer(read_only=True, allow_null=True)
+    evaluating = serializers.SerializerMethodField(
+        help_text="The final test evaluation is queued or running (test_accuracy follows)."
+    )
+    actions = serializers.SerializerMethodField(
+        help_text="The controls the run's state lets act now; any other answers 409."
+    )
 
     class Meta:
         model = Experiment
@@ -68,6 +75,8 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "weights_bytes",
             "test_accuracy",
             "ensemble_test_accuracy",
+            "evaluating",
+            "actions",
             "created",
             "started",
             "ended",
@@ -81,6 +90,15 @@ class ExperimentSerializer(serializers.ModelSerializer):
     @extend_schema_field(BestSerializer)
     def get_best(self, exp: Experiment) -> dict:
         return experiment_payload(exp)["best"]
+
+    def get_evaluating(self, exp: Experiment) -> bool:
+        return run_actions.evaluating(exp)
+
+    @extend_schema_field(
+        {"type": "array", "items": {"type": "string", "enum": list(run_actions.ACTIONS)}}
+    )
+    def get_actions(self, exp: Experiment) -> list[str]:
+        return run_actions.allowed(exp)
 
 
 class ConfigField(serializers.JSONField):

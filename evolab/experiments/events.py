@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 from django.db import connection, transaction
 from django.dispatch import Signal
 
+from . import actions
 from .models import Event, Experiment, Individual
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,9 @@ class StatusData(TypedDict, total=False):
     ensemble_test_accuracy: float | None
     reason: str  # why a run came to rest (the budget spent); settling only
     escape: str  # what an escape knob did; the knobs only
+    evaluating: bool  # the final test evaluation is queued or running
+    actions: list[str]  # the controls that can act now (evolab.experiments.actions)
+    evaluation_error: str  # why the test evaluation failed; its end only
 
 
 class ResultData(TypedDict):
@@ -202,6 +206,8 @@ def experiment_payload(exp: Experiment) -> StatusData:
         "workers": exp.config.get("workers"),
         "test_accuracy": exp.test_accuracy,
         "ensemble_test_accuracy": exp.ensemble_test_accuracy,
+        "evaluating": actions.evaluating(exp),
+        "actions": actions.allowed(exp),
     }
 
 

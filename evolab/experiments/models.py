@@ -31,7 +31,11 @@ class Status(models.TextChoices):
 TRANSITIONS: dict[str, dict[str, str]] = {
     "start": {Status.QUEUED: Status.RUNNING},
     "pause": {Status.RUNNING: Status.PAUSING},
-    "resume": {Status.PAUSED: Status.RUNNING, Status.PAUSING: Status.RUNNING},
+    "resume": {
+        Status.PAUSED: Status.RUNNING,
+        Status.PAUSING: Status.RUNNING,
+        Status.STOPPED: Status.RUNNING,  # a stopped run can go on (evaluated or not)
+    },
     "stop": {
         Status.QUEUED: Status.STOPPED,
         Status.RUNNING: Status.STOPPING,
@@ -87,6 +91,9 @@ class Experiment(models.Model):
     ensemble_test_accuracy = models.FloatField(null=True, blank=True)
     # A warm start (evolab.experiments.warmstart): {"experiment", "individuals", "k", "seeds"}.
     start_from = models.JSONField(null=True, blank=True)
+    # Set while the final test evaluation (a finished run's, or a stopped run's on request)
+    # is queued or running; cleared by the task (evolab.experiments.evaluation).
+    evaluating_since = models.DateTimeField(null=True, blank=True)
 
     objects = ExperimentQuerySet.as_manager()
 

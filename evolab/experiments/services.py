@@ -16,7 +16,7 @@ from django.utils import timezone
 from evolab.accounts.models import Team
 from evolab.evolution.step import ESCAPE_MUTATIONS
 
-from . import chains, events, uploads, warmstart
+from . import actions, chains, evaluation, events, uploads, warmstart
 from .config import ConfigError, ExperimentConfig, validate_config
 from .models import TRANSITIONS, Experiment, Individual, Status, TransitionError
 from .settling import settle
@@ -88,13 +88,18 @@ def control(experiment_id: int, action: str) -> Experiment:
         raise TransitionError(f"Unknown action {action[:40]!r}.")
     with transaction.atomic():
         exp = Experiment.objects.select_for_update().get(pk=experiment_id)
+        actions.check(exp, action)
         target = exp.next_status(action)
+        if exp.status == Status.STOPPED:  # resumed: a stopped run's test numbers are old
+            exp.ended = exp.test_accuracy = exp.ensemble_test_accuracy = None
         exp.status = target
         if action == "start":
             exp.started = timezone.now()
         if target in (Status.STOPPED,):
             exp.ended = timezone.now()
-        exp.save(update_fields=["status", "started", "ended"])
+        exp.save(
+            update_fields=["status", "started", "ended", "test_accuracy", "ensemble_test_accuracy"]
+        )
         events.emit(exp.pk, events.STATUS, events.status(exp))
         if target == Status.RUNNING:
             workers = exp.cfg.workers
@@ -124,6 +129,17 @@ def clone_name(source: Experiment) -> str:
     return f"{base} ({number})"
 
 
+def evaluate(experiment_id: int) -> Experiment:
+    """Measure a stopped run's best and ensemble on the test split now, with the task that
+    measures a finished run's (evolab.experiments.evaluation); TransitionError if it cannot."""
+    with transaction.atomic():
+        exp = Experiment.objects.select_for_update().get(pk=experiment_id)
+        actions.check(exp, "evaluate")
+        evaluation.queue(exp)
+        events.emit(exp.pk, events.STATUS, events.status(exp))
+    return exp
+
+
 def clone(experiment_id: int, creator, name: str | None = None) -> Experiment:
     """A new queued run with the same config, named `name` or clone_name's."""
     source = Experiment.objects.get(pk=experiment_id)
@@ -148,6 +164,7 @@ def set_workers(experiment_id: int, workers: int) -> Experiment:
     clean = validate_config({"workers": workers}, settings.EVOLAB_LIMITS).workers
     with transaction.atomic():
         exp = Experiment.objects.select_for_update().get(pk=experiment_id)
+        actions.check(exp, "workers")
         before = exp.cfg.workers
         exp.config = {**exp.config, "workers": clean}
         exp.save(update_fields=["config"])
@@ -165,6 +182,7 @@ def boost_mutations(experiment_id: int, children: int) -> Experiment:
         raise ValueError("children must be a whole number between 0 and 100000")
     with transaction.atomic():
         exp = Experiment.objects.select_for_update().get(pk=experiment_id)
+        actions.check(exp, "escape")
         exp.boost_remaining = children
         exp.save(update_fields=["boost_remaining"])
         escape = f"{ESCAPE_MUTATIONS} mutations for {children} children"
@@ -180,7 +198,7 @@ def reset_all_weights(experiment_id: int) -> int:
     measured with the old weights and stay as they are. Returns how many were reset.
     """
     with transaction.atomic():
-        Experiment.objects.select_for_update().get(pk=experiment_id)
+        actions.check(Experiment.objects.select_for_update().get(pk=experiment_id), "escape")
         count = (
             Individual.objects.filter(experiment_id=experiment_id)
             .alive()

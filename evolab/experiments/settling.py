@@ -1,15 +1,13 @@
 """Settling: a pausing, stopping or spent run comes to rest once nothing it waits for is in
-training; a finished run then has its test accuracy measured (by task name: evolab never
-imports workers)."""
+training; a finished run then has its test accuracy measured (evaluation.py: by task name,
+evolab never imports workers)."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
 
-from evolab.taskqueue import send_final_evaluation
-
-from . import events
+from . import evaluation, events
 from .claims import budget_spent
 from .models import Experiment, Status
 from .retention import sweep_orphan_weights
@@ -47,9 +45,9 @@ def settle(experiment_id: int) -> str:
         if target in (Status.STOPPED, Status.FINISHED):
             exp.ended = timezone.now()
         exp.save(update_fields=["status", "ended"])
-        events.emit(exp.pk, events.STATUS, events.status(exp, reason))
         if target == Status.FINISHED:
-            transaction.on_commit(lambda: send_final_evaluation(experiment_id))
+            evaluation.queue(exp)  # the test accuracy, measured after commit
+        events.emit(exp.pk, events.STATUS, events.status(exp, reason))
         if target in (Status.FINISHED, Status.STOPPED):
             transaction.on_commit(lambda: sweep_orphan_weights(experiment_id))
         return target

@@ -9,11 +9,12 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from evolab.accounts.models import Role
+from evolab.accounts.models import Membership, Role
 from evolab.accounts.services import current_team, role_in, teams_for, teams_in_view
+from evolab.json_routes import json_login_required
 from evolab.redaction import redact_paths
 
-from . import dashboard, downloads, report, services, warmstart
+from . import actions, dashboard, downloads, report, services, warmstart
 from .config import ConfigError
 from .forms import ExperimentForm, clone_initial
 from .models import Experiment, Status, TransitionError
@@ -71,6 +72,8 @@ def experiment_compare(request: HttpRequest) -> HttpResponse:
 @login_required
 def experiment_new(request: HttpRequest) -> HttpResponse:
     teams = teams_for(request.user, Role.MEMBER)
+    if not teams.exists():
+        return _cannot_create(request)
     current = current_team(request)
     source = _clone_source(request)
     initial = clone_initial(source) if source else {"team": str(current.pk)} if current else None
@@ -108,21 +111,36 @@ def _clone_source(request: HttpRequest) -> Experiment | None:
     return experiment_for(request, int(value), Role.MEMBER)
 
 
+def _cannot_create(request: HttpRequest) -> HttpResponse:
+    """In no team, or a viewer only: what to do instead of a form that cannot be sent."""
+    viewing = list(Membership.objects.for_user(request.user).select_related("team"))
+    admins = {
+        m.team_id: m.user.username
+        for m in Membership.objects.filter(team__in=[v.team for v in viewing], role=Role.ADMIN)
+        .select_related("user")
+        .order_by("user__username")
+    }
+    context = {"viewing": [(m.team, admins.get(m.team_id)) for m in viewing]}
+    status = 403 if request.method == "POST" else 200
+    return render(request, "experiments/new_unavailable.html", context, status=status)
+
+
 @login_required
 def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exp = experiment_for(request, pk)
     can_control = (role_in(request.user, exp.team_id) or "") in (Role.MEMBER, Role.ADMIN)
-    context = {"experiment": exp, "can_control": can_control, "cfg": exp.cfg}
+    context = {"experiment": exp, "can_control": can_control, "cfg": exp.cfg,
+               "actions": actions.allowed(exp)}  # fmt: skip
     return render(request, "experiments/detail.html", context)
 
 
-@login_required
+@json_login_required
 def experiment_snapshot(request: HttpRequest, pk: int) -> JsonResponse:
     """Everything the page needs at load, as arrays; live events continue from `last_seq`."""
     return JsonResponse(dashboard.snapshot(experiment_for(request, pk)))
 
 
-@login_required
+@json_login_required
 def individual_detail(request: HttpRequest, pk: int, number: int) -> JsonResponse:
     detail = dashboard.individual_detail(experiment_for(request, pk), number)
     if detail is None:
@@ -130,7 +148,7 @@ def individual_detail(request: HttpRequest, pk: int, number: int) -> JsonRespons
     return JsonResponse(detail)
 
 
-@login_required
+@json_login_required
 def individual_lineage(request: HttpRequest, pk: int, number: int) -> JsonResponse:
     chain = dashboard.lineage(experiment_for(request, pk), number)
     if chain is None:
@@ -138,7 +156,7 @@ def individual_lineage(request: HttpRequest, pk: int, number: int) -> JsonRespon
     return JsonResponse({"lineage": chain})
 
 
-@login_required
+@json_login_required
 def individual_downloads(request: HttpRequest, pk: int, number: int) -> JsonResponse:
     """The page's download links of one individual: file names, sizes when known, and
     whether a first request has to make the file (downloads.offered)."""
@@ -146,13 +164,13 @@ def individual_downloads(request: HttpRequest, pk: int, number: int) -> JsonResp
     return JsonResponse({"downloads": downloads.offered(ind)})
 
 
-@login_required
+@json_login_required
 def experiment_downloads(request: HttpRequest, pk: int) -> JsonResponse:
     """The page's download of the run: its top-k ensemble (downloads.offered_ensemble)."""
     return JsonResponse({"ensemble": downloads.offered_ensemble(experiment_for(request, pk))})
 
 
-@login_required
+@json_login_required
 def experiment_analytics(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse({"mutations": dashboard.mutation_analytics(experiment_for(request, pk))})
 
@@ -181,8 +199,8 @@ def experiment_control(request: HttpRequest, pk: int, action: str) -> HttpRespon
         if action == "clone":
             clone = services.clone(exp.pk, request.user)
             return redirect("experiment-detail", pk=clone.pk)
-        if action in ESCAPES:
-            messages.success(request, ESCAPES[action](exp.pk, request.POST))
+        if action in PAGE_ACTIONS:
+            messages.success(request, PAGE_ACTIONS[action](exp.pk, request.POST))
         else:
             services.control(exp.pk, action)
     except (TransitionError, ConfigError, ValueError) as exc:
@@ -206,7 +224,13 @@ def _reset(experiment_id: int, form) -> str:
     return f"Weights of {services.reset_all_weights(experiment_id)} living individuals reset."
 
 
+def _evaluate(experiment_id: int, form) -> str:
+    services.evaluate(experiment_id)
+    return "Evaluating the best and the ensemble on the test split: the numbers follow here."
+
+
 ESCAPES = {"workers": _set_workers, "boost": _boost, "reset": _reset}
+PAGE_ACTIONS = {**ESCAPES, "evaluate": _evaluate}
 
 
 def _int(value, name: str) -> int:

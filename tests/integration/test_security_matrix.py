@@ -26,7 +26,7 @@ PUBLIC = {None, "healthz", "login", "logout", "password_reset", "password_reset_
           "invitation-open", "schema", "api-docs"}  # fmt: skip
 MEMBER_POSTS = {"experiment-control", "api-individual-pin", "api-dataset-list"} | {
     f"api-experiment-{verb}"
-    for verb in ("start", "pause", "resume", "stop", "clone", "workers", "escape")
+    for verb in ("start", "pause", "resume", "stop", "clone", "workers", "escape", "evaluate")
 }
 ADMIN_POSTS = {"team-invite", "team-settings", "member-role", "member-remove",
                "invitation-revoke", "team-webhook-create", "team-webhook-delete"}  # fmt: skip
@@ -275,3 +275,19 @@ def test_only_the_teams_admins_rename_and_delete_an_upload(world, username, code
     assert s.get(url, timeout=30).status_code == 200
     for method in ("PATCH", "DELETE"):
         assert s.request(method, url, json={"name": "x"}, timeout=30).status_code == code
+
+
+@pytest.mark.parametrize(
+    "username,code", [("vic", 403), ("olga", 404), ("omar", 404), ("oscar", 404), (None, 401)]
+)
+def test_a_refused_evaluate_changes_nothing(world, username, code):
+    import requests
+
+    stack, ids, _ = world
+    s = stack.session(username) if username else requests.Session()
+    query = ("SELECT last_seq, evaluating_since, test_accuracy FROM experiments_experiment "
+             "WHERE id = ?")  # fmt: skip
+    before = stack.sql(query, (ids["experiment"],))
+    r = s.post(f"{stack.url}/api/experiments/{ids['experiment']}/evaluate/", timeout=30)
+    assert r.status_code == code and "detail" in r.json(), (username, r.status_code)
+    assert stack.sql(query, (ids["experiment"],)) == before

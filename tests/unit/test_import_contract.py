@@ -48,7 +48,7 @@ LAYERS = [
     {"models", "config", "storage", "exports", "bundle_predict"},
     {"config_form", "dataset_choices"},  # the run form's fields, from the config and catalog
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
-     "commits", "retention", "settling", "store", "chains"},
+     "commits", "retention", "settling", "store", "chains", "actions", "evaluation"},
     {"services", "imports", "downloads", "bundles", "dashboard", "uploads", "warmstart",
      "report", "report_svg", "report_arch"},
     {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",

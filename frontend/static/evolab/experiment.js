@@ -74,9 +74,12 @@ const handlers = {
   failed(d) { state.inflight.delete(d.id); const r = state.byId.get(d.id); if (r) r.state = "failed"; },
   status(d) {
     const { workers, ...rest } = d; // committed totals, in commit order: take them as they are
+    const before = state.exp.status;
     Object.assign(state.exp, rest);
+    state.exp.evaluation_error = d.evaluation_error ?? null; // said by the evaluation's end only
     if (workers) state.exp.config.workers = workers;
-    if (d.status === "stopped" || d.status === "finished") state.exp.ended = now();
+    if (d.status !== before && (d.status === "stopped" || d.status === "finished")) state.exp.ended = now();
+    if (d.status === "running") state.exp.ended = null; // resumed after a stop
   },
   result(d) { // its "best" is an id: keep the page's {id, val_accuracy} object
     state.exp.test_accuracy = d.test_accuracy;
@@ -113,8 +116,16 @@ function scheduleRefresh(kind) {
   });
 }
 
-// Only a run that finishes is evaluated on the test split (settling.settle); a stopped one never is.
-const TEST_PENDING = { finished: "evaluating…", stopped: "not evaluated (stopped)" };
+// A finished run is evaluated on the test split by itself (settling.settle); a stopped one when a
+// member asks ("Evaluate the best now"). `evaluating`: the task is queued or running.
+const TEST_PENDING = { finished: "not evaluated", stopped: "not evaluated (stopped)" };
+function testText() {
+  const exp = state.exp;
+  if (exp.test_accuracy != null) return pct(exp.test_accuracy);
+  if (exp.evaluating) return "evaluating…";
+  if (exp.evaluation_error) return "evaluation failed";
+  return TEST_PENDING[exp.status] ?? "at the end";
+}
 // What the empty chart says: only what is true of the run's status (models.Status).
 const CHART_EMPTY = {
   queued: "No individuals yet: the run has not started.",
@@ -135,7 +146,9 @@ function refresh() {
   $("best-acc").textContent = pct(exp.best.val_accuracy);
   $("trained").textContent = exp.individuals_trained.toLocaleString();
   $("total-flops").textContent = fmtFlops(exp.total_flops);
-  $("test-acc").textContent = exp.test_accuracy != null ? pct(exp.test_accuracy) : TEST_PENDING[exp.status] ?? "at the end";
+  $("test-acc").textContent = testText();
+  $("test-acc").title = exp.evaluation_error ?? "";
+  $("ensemble-acc").textContent = exp.ensemble_test_accuracy != null ? `ensemble ${pct(exp.ensemble_test_accuracy)}` : "";
   document.title = `${exp.status === "running" ? "▶ " : ""}${exp.name} · ${pct(exp.best.val_accuracy)} · EvoLab`;
   if (state.follow && exp.best.id && exp.best.id !== state.selected?.id) select(exp.best.id, false);
   renderInflight($("inflight"), state.inflight, now(), state.leaseSeconds);
@@ -153,12 +166,18 @@ function showGauges() {
   renderGauge($("g-disk"), "Stored weights", exp.weights_bytes, null, fmtBytes);
 }
 
-// Which controls make sense from the current status (the server refuses the others anyway).
-const ENABLED = { start: ["queued"], pause: ["running"], resume: ["paused", "pausing"], stop: ["queued", "running", "pausing", "paused"] };
+// A control is enabled only when the run's state lets it act: the server says which in every
+// status event and the snapshot (`actions`, evolab/experiments/actions.py), and refuses the others.
 function showControls() {
-  for (const [action, statuses] of Object.entries(ENABLED)) {
-    const button = document.querySelector(`[data-action=${action}]`);
-    if (button) button.disabled = !statuses.includes(state.exp.status);
+  const can = new Set(state.exp.actions ?? []);
+  for (const control of document.querySelectorAll(".controls [data-action]")) {
+    control.disabled = !can.has(control.dataset.action);
+  }
+  const evaluate = document.querySelector("[data-action=evaluate]");
+  if (evaluate) {
+    evaluate.hidden = state.exp.status !== "stopped";
+    const exp = state.exp;
+    evaluate.textContent = exp.evaluating ? "Evaluating the best…" : exp.test_accuracy != null ? "Evaluated" : "Evaluate the best now";
   }
   const workers = $("workers-input");
   if (workers && document.activeElement !== workers) workers.value = state.exp.config.workers;

@@ -36,7 +36,8 @@ def test_a_bad_form_shows_errors_next_to_fields_and_creates_nothing(client, memb
 def test_a_viewer_cannot_create_runs(client, viewer):
     client.force_login(viewer)
     response = client.post("/experiments/new/", FORM)
-    assert response.status_code == 400
+    assert response.status_code == 403  # a role too low; the page says what to do instead
+    assert "You cannot start runs yet" in response.content.decode()
     assert Experiment.objects.count() == 0
 
 
