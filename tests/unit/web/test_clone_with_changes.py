@@ -90,11 +90,16 @@ def test_a_run_you_may_not_clone_is_a_404_and_nothing_is_created(
     client, member, viewer, outsider, source
 ):
     before = Experiment.objects.count()
-    for user in (viewer, outsider):  # a viewer of the team, and another team's admin
-        client.force_login(user)
-        assert client.get(f"/experiments/new/?from={source.pk}").status_code == 404
-        r = client.post("/experiments/new/", {**FORM, "cloned_from": str(source.pk)})
-        assert r.status_code == 404
+    client.force_login(viewer)  # a viewer only: the page that says what to do instead
+    assert client.get(f"/experiments/new/?from={source.pk}").templates[0].name == (
+        "experiments/new_unavailable.html"
+    )
+    r = client.post("/experiments/new/", {**FORM, "cloned_from": str(source.pk)})
+    assert r.status_code == 403
+    client.force_login(outsider)  # another team's admin: no such run for them
+    assert client.get(f"/experiments/new/?from={source.pk}").status_code == 404
+    r = client.post("/experiments/new/", {**FORM, "cloned_from": str(source.pk)})
+    assert r.status_code == 404
     client.force_login(member)
     for bad in ("999999", "abc", "1²", "-1"):
         assert client.get(f"/experiments/new/?from={bad}").status_code == 404, bad
