@@ -43,9 +43,9 @@ LAYERS = [
     {"models", "config", "storage"},
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains"},
-    {"services", "imports", "downloads", "dashboard", "uploads"},
-    {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing", "urls",
-     "forms", "admin", "management", "apps"},
+    {"services", "imports", "downloads", "dashboard", "uploads", "editing", "deletion"},
+    {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
+     "urls", "forms", "admin", "management", "apps", "listing", "api_editing"},
 ]  # fmt: skip
 
 
