@@ -18,6 +18,7 @@ from evolab.api_contract import (
 )
 
 from .config import config_schema
+from .editing import tags_of
 from .events import experiment_payload
 from .models import Experiment, Individual
 
@@ -41,6 +42,8 @@ class SplitSerializer(serializers.Serializer):
 
 class ExperimentSerializer(serializers.ModelSerializer):
     best = serializers.SerializerMethodField()
+    notes = serializers.CharField(read_only=True, help_text="Markdown, as written")
+    tags = serializers.SerializerMethodField(help_text="lower case, sorted")
     dataset_split = SplitSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -63,12 +66,18 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "failure_reason",
             "last_seq",
             "dataset_split",
+            "notes",
+            "tags",
+            "archived",
         ]
         read_only_fields = fields
 
     @extend_schema_field(BestSerializer)
     def get_best(self, exp: Experiment) -> dict:
         return experiment_payload(exp)["best"]
+
+    def get_tags(self, exp: Experiment) -> list[str]:
+        return tags_of(exp)
 
 
 class ConfigField(serializers.JSONField):
