@@ -100,11 +100,15 @@ def filtered_experiments(rows: QuerySet[Experiment], params) -> QuerySet[Experim
     return rows.order_by(*map(_sort_term, order), *tiebreak)
 
 
+_NULLABLE = {"best_val_accuracy", "test_accuracy", "started", "dataset", "owner"}
+
+
 def _sort_term(term: str):
-    field = _SORT_BY[term.removeprefix("-")]
-    if term.startswith("-"):
-        return field.desc(nulls_last=True)
-    return field.asc(nulls_last=True)
+    """Runs without a value last either way; a column that always has one is ordered plain,
+    so that an index can serve it (models.Experiment's experiment_list)."""
+    name = term.removeprefix("-")
+    field, nulls = _SORT_BY[name], {"nulls_last": True} if name in _NULLABLE else {}
+    return field.desc(**nulls) if term.startswith("-") else field.asc(**nulls)
 
 
 def ordered_individuals(exp: Experiment, params) -> QuerySet[Individual]:

@@ -97,7 +97,9 @@ class Experiment(models.Model):
         # The list's default page: a team's unarchived runs, newest first. None on the
         # columns every step updates (individuals_trained, best_val_accuracy, ...): they
         # would slow each step's update, and a team's runs sort in memory in a millisecond.
-        indexes = [models.Index(fields=["team", "archived", "-created"], name="experiment_list")]
+        indexes = [
+            models.Index(fields=["team", "archived", "-created", "-id"], name="experiment_list")
+        ]
 
     def __str__(self) -> str:
         return self.name
