@@ -97,3 +97,14 @@ def test_a_token_works_as_the_session_does(member, exp, client):
         HTTP_AUTHORIZATION=f"Token {key}",
     )
     assert r.status_code == 200 and r.json()["tags"] == ["from-cli"]
+
+
+def test_the_page_shows_notes_to_viewers_and_the_controls_to_members(member, viewer, exp, client):
+    patch(member, exp.pk, {"notes": "</script><script>alert(1)</script>", "tags": ["a1"]})
+    client.force_login(viewer)
+    page = client.get(f"/experiments/{exp.pk}/").content.decode()
+    assert 'id="notes-source"' in page and "</script><script>alert(1)" not in page
+    assert 'data-tag="a1"' in page and 'id="delete"' not in page and 'id="rename"' not in page
+    client.force_login(member)
+    page = client.get(f"/experiments/{exp.pk}/").content.decode()
+    assert 'id="delete"' in page and 'id="rename"' in page and 'id="notes-edit"' in page
