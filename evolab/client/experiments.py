@@ -161,6 +161,16 @@ class Run(_Record):
         """A new queued run with the same config (start it with `.start()`)."""
         return Run(self._lab, self._lab.http.call("experiments.clone", self.id))
 
+    def update(self, **changes: Any) -> Run:
+        """Change any of name, notes (Markdown), tags (the whole list), archived and, before
+        the run starts, config (these settings replace the run's own). All or nothing."""
+        self.data = self._lab.http.call("experiments.update", self.id, json=changes)
+        return self
+
+    def delete(self) -> None:
+        """Delete the run with its individuals and stored weights (stop a running run first)."""
+        self._lab.http.request("experiments.delete", self.id).close()
+
     def set_workers(self, workers: int) -> Run:
         self.data = self._lab.http.call("experiments.workers", self.id, json={"workers": workers})
         return self
@@ -275,10 +285,14 @@ class Experiments:
         team: int | None = None,
         ordering: str = "-created",
         limit: int | None = None,
+        tag: str | None = None,
+        archived: str | None = None,
     ) -> list[Run]:
-        """Runs of your teams, newest first (`ordering`: created, name, best_val_accuracy,
-        individuals_trained, '-' for descending)."""
-        params = {"status": status, "team": team, "ordering": ordering}
+        """Runs of your teams, newest first (`ordering`: created, name, status, dataset,
+        owner, best_val_accuracy, individuals_trained, ..., '-' for descending); archived
+        runs only with archived="true" (or "any")."""
+        params = {"status": status, "team": team, "ordering": ordering, "tag": tag,
+                  "archived": archived}  # fmt: skip
         rows = self._lab.http.pages("experiments.list", params=params, limit=limit)
         return [Run(self._lab, row) for row in rows]
 

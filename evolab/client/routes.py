@@ -38,7 +38,10 @@ ROUTES: dict[str, Route] = {
     "teams.list": Route("GET", "/api/teams/", PAGE, reads=("id", "name", "role")),
     "datasets.list": Route("GET", "/api/datasets/", PAGE, reads=("name", "title", "state")),
     "experiments.list": Route(
-        "GET", "/api/experiments/", (*PAGE, "status", "team", "ordering"), reads=EXPERIMENT_FIELDS
+        "GET",
+        "/api/experiments/",
+        (*PAGE, "status", "team", "ordering", "tag", "archived"),
+        reads=EXPERIMENT_FIELDS,
     ),
     "experiments.create": Route(
         "POST",
@@ -47,6 +50,13 @@ ROUTES: dict[str, Route] = {
         reads=EXPERIMENT_FIELDS,
     ),  # fmt: skip
     "experiments.retrieve": Route("GET", "/api/experiments/{id}/", reads=EXPERIMENT_FIELDS),
+    "experiments.update": Route(
+        "PATCH",
+        "/api/experiments/{id}/",
+        sends=("name", "notes", "tags", "archived", "config"),
+        reads=EXPERIMENT_FIELDS,
+    ),
+    "experiments.delete": Route("DELETE", "/api/experiments/{id}/"),
     "experiments.start": _control("start"),
     "experiments.pause": _control("pause"),
     "experiments.resume": _control("resume"),

@@ -27,7 +27,8 @@ from evolab.api_contract import (
     Query,
 )
 
-from . import actions, downloads, imports, services, warmstart
+from . import actions, deletion, downloads, editing, imports, services, warmstart
+from .api_editing import ExperimentUpdateSerializer
 from .api_filters import (
     AFTER,
     EXPERIMENT_QUERY,
@@ -107,7 +108,8 @@ DOWNLOAD_404 = OpenApiResponse(
 
 
 class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """Runs of your teams. Filter with ?status= and ?team=, order with ?ordering=."""
+    """Runs of your teams. Filter with ?status=, ?team=, ?dataset=, ?tag=, ?q= and
+    ?archived=, order with ?ordering=."""
 
     serializer_class = ExperimentSerializer
     filter_backends: list = []  # list() reads its own parameters (api_filters.EXPERIMENT_QUERY)
@@ -115,7 +117,8 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     lookup_value_regex = ID_PATTERN
 
     def get_queryset(self):
-        return Experiment.objects.for_teams(teams_for(self.request.user)).select_related("best")
+        rows = Experiment.objects.for_teams(teams_for(self.request.user))
+        return rows.select_related("best").prefetch_related("tag_rows")
 
     @extend_schema(parameters=[query.parameter() for query in EXPERIMENT_QUERY])
     def list(self, request):
@@ -156,6 +159,42 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         except ValueError as exc:
             raise ValidationError({"name": [str(exc)]}) from None
         return Response(ExperimentSerializer(exp).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ExperimentUpdateSerializer,
+        responses={200: ExperimentSerializer, 403: FORBIDDEN, 409: CONFLICT},
+        description="Rename, annotate (Markdown notes), tag or archive a run (team members "
+        "and admins), and, before it starts, change its settings. All the changes or none: "
+        "a refused one is a 400 naming the field (another field than these included), a "
+        "settings change once the run has started a 409.",
+    )
+    def partial_update(self, request, pk=None):
+        exp = self._member_experiment()
+        body = ExperimentUpdateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            exp = editing.update_experiment(exp.pk, body.validated_data)
+        except TransitionError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except ConfigError as exc:
+            raise ValidationError({"config": exc.errors}) from None
+        except editing.FieldRefused as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
+        return Response(ExperimentSerializer(exp).data)
+
+    @extend_schema(
+        responses={204: None, 403: FORBIDDEN, 409: CONFLICT},
+        description="Delete a run with its individuals, events and stored weights (team "
+        "members and admins). A running, pausing or stopping run is refused with a 409: "
+        "stop it first.",
+    )
+    def destroy(self, request, pk=None):
+        exp = self._member_experiment()
+        try:
+            deletion.delete_experiment(exp.pk)
+        except TransitionError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     def _team_for_create(self, team_id: int | None):
         teams = teams_for(self.request.user, Role.MEMBER)

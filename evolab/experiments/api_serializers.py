@@ -20,6 +20,7 @@ from evolab.api_contract import (
 from . import actions as run_actions
 from . import warmstart
 from .config import config_schema
+from .editing import tags_of
 from .events import experiment_payload
 from .models import Experiment, Individual
 
@@ -52,6 +53,8 @@ class StartFromRecordSerializer(serializers.Serializer):
 
 class ExperimentSerializer(serializers.ModelSerializer):
     best = serializers.SerializerMethodField()
+    notes = serializers.CharField(read_only=True, help_text="Markdown, as written")
+    tags = serializers.SerializerMethodField(help_text="lower case, sorted")
     dataset_split = SplitSerializer(read_only=True, allow_null=True)
     start_from = StartFromRecordSerializer(read_only=True, allow_null=True)
     evaluating = serializers.SerializerMethodField(
@@ -84,6 +87,9 @@ class ExperimentSerializer(serializers.ModelSerializer):
             "last_seq",
             "dataset_split",
             "start_from",
+            "notes",
+            "tags",
+            "archived",
         ]
         read_only_fields = fields
 
@@ -99,6 +105,9 @@ class ExperimentSerializer(serializers.ModelSerializer):
     )
     def get_actions(self, exp: Experiment) -> list[str]:
         return run_actions.allowed(exp)
+
+    def get_tags(self, exp: Experiment) -> list[str]:
+        return tags_of(exp)
 
 
 class ConfigField(serializers.JSONField):

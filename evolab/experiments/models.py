@@ -94,11 +94,21 @@ class Experiment(models.Model):
     # Set while the final test evaluation (a finished run's, or a stopped run's on request)
     # is queued or running; cleared by the task (evolab.experiments.evaluation).
     evaluating_since = models.DateTimeField(null=True, blank=True)
+    # Run management (evolab.experiments.editing): Markdown notes, hidden from the list when
+    # archived; tags are ExperimentTag rows.
+    notes = models.TextField(blank=True)
+    archived = models.BooleanField(default=False)
 
     objects = ExperimentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created"]
+        # The list's default page: a team's unarchived runs, newest first. None on the
+        # columns every step updates (individuals_trained, best_val_accuracy, ...): they
+        # would slow each step's update, and a team's runs sort in memory in a millisecond.
+        indexes = [
+            models.Index(fields=["team", "archived", "-created", "-id"], name="experiment_list")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -122,6 +132,23 @@ class Experiment(models.Model):
         if not self.started:
             return 0.0
         return ((self.ended or timezone.now()) - self.started).total_seconds()
+
+
+class ExperimentTag(models.Model):
+    """One short label of a run (evolab.experiments.editing.clean_tags says which)."""
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="tag_rows")
+    name = models.CharField(max_length=32)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "name"], name="one_tag_per_run"),
+        ]
+        indexes = [models.Index(fields=["name", "experiment"], name="runs_by_tag")]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class State(models.TextChoices):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
@@ -14,7 +13,7 @@ from evolab.accounts.services import current_team, role_in, teams_for, teams_in_
 from evolab.json_routes import json_login_required
 from evolab.redaction import redact_paths
 
-from . import actions, dashboard, downloads, report, services, warmstart
+from . import actions, dashboard, downloads, listing, report, services, warmstart
 from .config import ConfigError
 from .forms import ExperimentForm, clone_initial
 from .models import Experiment, Status, TransitionError
@@ -26,33 +25,13 @@ def experiment_for(request: HttpRequest, pk: int, role: str = Role.VIEWER) -> Ex
     return get_object_or_404(Experiment.objects.for_teams(teams_for(request.user, role)), pk=pk)
 
 
-LIST_LIMIT = 200
-
-
 @login_required
 def experiment_list(request: HttpRequest) -> HttpResponse:
-    """The team's runs, filtered by status, dataset and a text search, newest first."""
+    """The team's runs: filtered, sorted by any column and paged on the server (listing.py)."""
     base = Experiment.objects.for_teams(teams_in_view(request))  # the switcher's team, or all
-    rows = base.select_related("team", "creator")
-    status, dataset, text = (request.GET.get(k, "").strip() for k in ("status", "dataset", "q"))
-    if status:
-        rows = rows.filter(status=status)
-    if dataset:
-        rows = rows.filter(config__dataset=dataset)
-    if text:
-        rows = rows.filter(Q(name__icontains=text) | Q(creator__username__icontains=text))
-    experiments = list(rows[:LIST_LIMIT])
-    for exp in experiments:
-        exp.sparkline = dashboard.sparkline_points(exp)
-    datasets = sorted({c.get("dataset") for c in base.values_list("config", flat=True)} - {None})
-    context = {
-        "experiments": experiments,
-        "filters": {"status": status, "dataset": dataset, "q": text},
-        "statuses": Status.values,
-        "datasets": datasets,
-        "any_at_all": base.exists(),
-    }
-    return render(request, "experiments/list.html", context)
+    context, status = listing.list_context(base, request.GET)
+    context["statuses"] = Status.values
+    return render(request, "experiments/list.html", context, status=status)
 
 
 def _plain_id(text: str) -> bool:

@@ -156,3 +156,19 @@ def test_the_cli_logs_in_lists_shows_and_refuses_with_the_servers_message(
     assert code == 0 and out.strip() == f"run {clone}: stopped"
     code, _, err = main("runs", "pause", str(run.id))  # a finished run
     assert code == 1 and "HTTP 409" in err
+
+
+def test_the_client_renames_tags_archives_and_deletes_a_run(lab):
+    run = lab.experiments.create("client (clone)", start=False, **RUN)
+    run.update(name="client renamed", tags=["Client"], config={"seed": 4})
+    assert (run.name, run["tags"], run.config["seed"]) == ("client renamed", ["client"], 4)
+    with pytest.raises(EvoLabError) as refused:
+        run.update(colour="red")
+    assert refused.value.status == 400 and "colour" in str(refused.value)
+    run.update(archived=True)
+    assert run.id not in [r.id for r in lab.experiments.list(tag="client")]
+    assert [r.id for r in lab.experiments.list(tag="client", archived="true")] == [run.id]
+    run.delete()
+    with pytest.raises(EvoLabError) as gone:
+        run.refresh()
+    assert gone.value.status == 404

@@ -150,7 +150,7 @@ def test_anonymous_users_are_refused_everywhere_but_the_public_pages(world):
     for url, name in routes:
         if name in PUBLIC:
             continue
-        for method in ("GET", "POST"):
+        for method in ("GET", "POST", "PATCH", "DELETE"):
             r = send(stack, anon, method, url)
             to_login = r.status_code == 302 and "/accounts/login/" in r.headers["Location"]
             assert to_login or r.status_code in REFUSED_ANON, (method, url, r.status_code)
@@ -164,7 +164,7 @@ def test_another_teams_users_get_404_for_every_object_and_see_nothing(world, use
         if name in PUBLIC:
             continue
         has_object = bool(re.search(r"/\d+(/|\.json|$)", url))
-        for method in ("GET", "POST"):
+        for method in ("GET", "POST", "PATCH", "DELETE"):
             r = send(stack, s, method, url)
             assert r.status_code < 500, (method, url, r.text[:300])
             if has_object:  # 405 (a method the route lacks) is the same for any id
@@ -291,3 +291,57 @@ def test_a_refused_evaluate_changes_nothing(world, username, code):
     r = s.post(f"{stack.url}/api/experiments/{ids['experiment']}/evaluate/", timeout=30)
     assert r.status_code == code and "detail" in r.json(), (username, r.status_code)
     assert stack.sql(query, (ids["experiment"],)) == before
+
+
+def run_fields(stack, session, exp_id: int) -> tuple:
+    body = session.get(f"{stack.url}/api/experiments/{exp_id}/", timeout=30).json()
+    return body["name"], body["notes"], body["tags"], body["archived"], body["config"]
+
+
+def test_only_the_teams_members_and_admins_edit_and_delete_a_run(world):
+    """PATCH and DELETE /api/experiments/<id>/: another team's run and a run that does not
+    exist answer alike (404), a viewer gets 403, and nothing changes for any of them; a
+    member and an admin may, with a session or a token."""
+    import requests
+
+    stack, ids, _ = world
+    mia = stack.session("mia")
+    url = f"{stack.url}/api/experiments/{ids['experiment']}/"
+    before = run_fields(stack, mia, ids["experiment"])
+    edit = {"name": "stolen", "tags": ["x"], "archived": True}
+    for method in ("PATCH", "DELETE"):
+        assert requests.request(method, url, json=edit, timeout=30).status_code in (401, 403)
+        for username in ("olga", "omar", "oscar"):
+            s = stack.session(username)
+            theirs = s.request(method, url, json=edit, timeout=30)
+            nobodys = s.request(method, f"{stack.url}/api/experiments/98765432/", json=edit,
+                                timeout=30)  # fmt: skip
+            assert theirs.status_code == nobodys.status_code == 404, (username, method)
+            assert theirs.json() == nobodys.json()
+        for username in ("vic", "tess"):
+            r = stack.session(username).request(method, url, json=edit, timeout=30)
+            assert r.status_code == 403, (username, method)
+    assert run_fields(stack, mia, ids["experiment"]) == before
+
+    ada = stack.session("ada")
+    r = ada.patch(url, json={"tags": ["Checked"], "notes": "by ada"}, timeout=30)
+    assert r.status_code == 200 and r.json()["tags"] == ["checked"]
+    r = mia.patch(url, json={"tags": before[2], "notes": before[1]}, timeout=30)
+    assert r.status_code == 200 and run_fields(stack, mia, ids["experiment"]) == before
+    r = mia.patch(url, json={"config": {"seed": 9}}, timeout=30)
+    assert r.status_code == 409 and run_fields(stack, mia, ids["experiment"]) == before
+
+    token = {"Authorization": f"Token {stack.manage('apitoken', 'mia').strip()}"}
+    config = {**CONFIG, "max_individuals": 3}
+    for deleter in ("mia", "ada"):
+        made = requests.post(f"{stack.url}/api/experiments/", headers=token, timeout=30,
+                             json={"name": "to delete", "config": config}).json()  # fmt: skip
+        one = f"{stack.url}/api/experiments/{made['id']}/"
+        if deleter == "mia":
+            r = requests.patch(one, headers=token, json={"config": {"seed": 2}}, timeout=30)
+            assert r.status_code == 200 and r.json()["config"]["seed"] == 2
+            r = requests.delete(one, headers=token, timeout=30)
+        else:
+            r = ada.delete(one, timeout=30)
+        assert r.status_code == 204, (deleter, r.text)
+        assert mia.get(one, timeout=30).status_code == 404

@@ -1,7 +1,8 @@
 """The unit tests of the step (claim, drafted apply, commit, fencing, the in-process loop)
 again on PostgreSQL, where the drafted apply is the server-side evolab_birth (migration 0003)
-and a commit is one statement, and the URL tests, where a NUL character reaching a query is
-an error SQLite does not raise: the unit suite itself runs on SQLite."""
+and a commit is one statement, the URL tests, where a NUL character reaching a query is
+an error SQLite does not raise, and a run's deletion (its rows in a few statements, then its
+files): the unit suite itself runs on SQLite."""
 
 import os
 import subprocess
@@ -19,6 +20,7 @@ MODULES = [
     "tests/unit/web/test_fencing_and_poison_children.py",
     "tests/unit/web/test_step_loop_in_process.py",
     "tests/unit/api/test_urls_no_column_can_hold.py",
+    "tests/unit/api/test_run_deletion.py",
 ]
 
 

@@ -50,9 +50,9 @@ LAYERS = [
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains", "actions", "evaluation"},
     {"services", "imports", "downloads", "bundles", "dashboard", "uploads", "warmstart",
-     "report", "report_svg", "report_arch"},
+     "report", "report_svg", "report_arch", "editing", "deletion"},
     {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
-     "urls", "forms", "warmstart_form", "admin", "management", "apps"},
+     "urls", "forms", "warmstart_form", "admin", "management", "apps", "listing", "api_editing"},
 ]  # fmt: skip
 
 

@@ -47,3 +47,12 @@ function connect() {
 
 formatStatic();
 if (table) connect();
+
+// A page that sent the user here says what it did (manage.js: "Deleted …").
+const notice = document.getElementById("notice");
+const said = sessionStorage.getItem("evolab.notice");
+if (notice && said) {
+  sessionStorage.removeItem("evolab.notice");
+  notice.textContent = said;
+  notice.hidden = false;
+}

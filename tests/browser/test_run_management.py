@@ -1,0 +1,77 @@
+"""Managing a run from its page: rename, tag, write notes (HTML in them shows as text and
+never runs), archive (gone from the list, back under the archived filter), delete after
+typing its name."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .test_first_run_in_the_browser import log_in
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path("/tmp/shots-manage")
+NOTES = "## Plan\n**bold** <script>window.__ran = 1</script> <img src=x onerror=alert(1)>\n" \
+        "- [docs](https://example.org) [bad](javascript:window.__ran=2)"  # fmt: skip
+
+
+def test_rename_tag_annotate_archive_and_delete(stack, page, artefacts):
+    mia = stack.session("mia")
+    config = {"dataset": "digits", "population": 2, "max_individuals": 2, "steps_per_child": 5}
+    r = mia.post(f"{stack.url}/api/experiments/", json={"name": "x (clone)", "config": config},
+                 timeout=30)  # fmt: skip
+    run_id, name = r.json()["id"], f"renamed {stack.kind}"
+    log_in(page, stack)
+    page.goto(f"{stack.url}/experiments/{run_id}/")
+
+    page.click("#rename")
+    page.fill("#rename-input", name)
+    page.click("#rename-form button:not([data-cancel])")
+    page.wait_for_selector(f"#experiment h1:text-is('{name}')")
+
+    page.click("#tags-edit")
+    page.fill("#tags-input", "Baseline, lr-sweep")
+    page.click("#tags-form button:not([data-cancel])")
+    page.wait_for_selector("#tags-view [data-tag=lr-sweep]")
+    assert page.text_content("#tags-view") == "baselinelr-sweep"
+
+    page.click("#notes-edit")
+    page.fill("#notes-input", NOTES)
+    assert page.text_content("#notes-preview strong") == "bold"  # the preview, live
+    page.click("#notes-form button:not([data-cancel])")
+    page.wait_for_selector("#notes-view h4")
+    page.reload()  # the notes as stored, rendered anew
+    page.wait_for_selector("#notes-view h4")
+    view = page.locator("#notes-view")
+    assert "<script>window.__ran = 1</script>" in view.text_content()
+    assert view.locator("script, img").count() == 0
+    assert view.locator("a").evaluate_all("links => links.map(a => a.href)") == [
+        "https://example.org/"
+    ]
+    assert page.evaluate("window.__ran") is None
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(artefacts / f"manage-{stack.kind}.png"), full_page=True)
+    shutil.copy(artefacts / f"manage-{stack.kind}.png", SHOTS)
+
+    assert page.is_hidden("#archived-badge") and page.is_hidden("#rename-form")
+    page.click("#archive")
+    page.wait_for_selector("#archived-badge:visible")
+    page.goto(f"{stack.url}/experiments/")
+    assert page.locator(f"tr[data-id='{run_id}']").count() == 0
+    page.select_option("#f-archived", "true")
+    page.click(".filters button")
+    page.wait_for_selector(f"tr[data-id='{run_id}'] .badge.archived")
+    page.screenshot(path=str(SHOTS / f"list-archived-{stack.kind}.png"), full_page=True)
+
+    page.goto(f"{stack.url}/experiments/{run_id}/")
+    page.click("#delete")
+    assert page.text_content("#delete-name") == name
+    page.fill("#delete-confirm", "renamed")
+    assert page.is_disabled("#delete-go")
+    page.fill("#delete-confirm", name)
+    page.screenshot(path=str(SHOTS / f"delete-{stack.kind}.png"))
+    page.click("#delete-go")
+    page.wait_for_url(f"{stack.url}/experiments/")
+    assert page.text_content("#notice") == f"Deleted “{name}”."
+    assert mia.get(f"{stack.url}/api/experiments/{run_id}/", timeout=10).status_code == 404
