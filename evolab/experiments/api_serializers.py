@@ -173,6 +173,19 @@ ESCAPE_SCHEMA = {
 }
 
 
+# [step, mean loss] pairs (OpenAPI 3.0 has no tuple type: two numbers, the step a whole one).
+LOSS_CURVE_SCHEMA = {
+    "type": "array",
+    "maxItems": 100,
+    "items": {
+        "type": "array",
+        "minItems": 2,
+        "maxItems": 2,
+        "items": {"type": "number"},
+    },
+}
+
+
 class IndividualSerializer(serializers.ModelSerializer):
     """The same names as the live events (events.individual_payload), plus DNA and sizes."""
 
@@ -182,6 +195,11 @@ class IndividualSerializer(serializers.ModelSerializer):
     trained = serializers.SerializerMethodField()
     died = serializers.SerializerMethodField()
     has_weights = serializers.SerializerMethodField()
+    loss_curve = serializers.SerializerMethodField(
+        help_text="Its training loss, kept when it finished training: at most 100 [step, mean "
+        "loss] pairs in step order; [] while it trains, and for individuals stored before curves "
+        "were kept."
+    )
 
     class Meta:
         model = Individual
@@ -207,6 +225,7 @@ class IndividualSerializer(serializers.ModelSerializer):
             "has_weights",
             "weights_size",
             "dna",
+            "loss_curve",
         ]
         read_only_fields = fields
 
@@ -227,6 +246,10 @@ class IndividualSerializer(serializers.ModelSerializer):
 
     def get_has_weights(self, ind: Individual) -> bool:
         return bool(ind.weights)
+
+    @extend_schema_field(LOSS_CURVE_SCHEMA)
+    def get_loss_curve(self, ind: Individual) -> list:
+        return ind.loss_curve or []
 
 
 class EventSerializer(serializers.Serializer):

@@ -40,20 +40,27 @@ def experiment_summary(exp: Experiment) -> dict[str, Any]:
     }
 
 
+SNAPSHOT_FIELDS = ("pk", "number", "parent_id", "state", "val_accuracy", "trained", "mutation",
+                   "flops", "params")  # fmt: skip
+SNAPSHOT_COLUMNS = ("id", "number", "parent", "state", "acc", "t", "mut", "flops", "params")
+
+
 def snapshot(exp: Experiment) -> dict[str, Any]:
     """Trained individuals as parallel arrays, ordered by the time they finished training.
 
     `t` is seconds since the run started; mutation is an index into `mutations` (-1: an
-    initial individual). Children in training come separately in `inflight`.
+    initial individual); `flops` (to train, 4 significant digits) and `params` are the cost
+    axes of the accuracy-vs-cost chart. Children in training come separately in `inflight`.
     """
     t0 = _ts(exp.started) or 0.0
     rows = (
         exp.individuals.exclude(trained=None)
         .order_by("trained", "number")
-        .values_list("pk", "number", "parent_id", "state", "val_accuracy", "trained", "mutation")
+        .values_list(*SNAPSHOT_FIELDS)
     )
-    cols: dict[str, list] = {k: [] for k in ("id", "number", "parent", "state", "acc", "t", "mut")}
-    for pk, number, parent, state, acc, trained, mutation in rows.iterator(chunk_size=5000):
+    cols: dict[str, list] = {k: [] for k in SNAPSHOT_COLUMNS}
+    for row in rows.iterator(chunk_size=5000):
+        pk, number, parent, state, acc, trained, mutation, flops, params = row
         cols["id"].append(pk)
         cols["number"].append(number)
         cols["parent"].append(parent)
@@ -61,6 +68,8 @@ def snapshot(exp: Experiment) -> dict[str, Any]:
         cols["acc"].append(acc)
         cols["t"].append(round(trained.timestamp() - t0, 3))
         cols["mut"].append(MUTATION_CODES.get(mutation, -1))
+        cols["flops"].append(float(f"{flops:.4g}"))
+        cols["params"].append(params)
     return {
         "experiment": experiment_summary(exp),
         "last_seq": exp.last_seq,
@@ -114,6 +123,7 @@ def individual_detail(exp: Experiment, number: int) -> dict[str, Any] | None:
         "steps": ind.steps,
         "train_seconds": ind.train_seconds,
         "worker": ind.worker,
+        "loss_curve": ind.loss_curve,
         "weights_kept": bool(ind.weights),
         "dna": ind.dna,
         "shapes": dna_shapes(ind.dna, exp.cfg.in_shape),
