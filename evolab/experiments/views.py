@@ -13,7 +13,7 @@ from evolab.accounts.models import Role
 from evolab.accounts.services import current_team, role_in, teams_for, teams_in_view
 from evolab.redaction import redact_paths
 
-from . import dashboard, services
+from . import dashboard, processes, services
 from .config import ConfigError
 from .forms import ExperimentForm
 from .models import Experiment, Status, TransitionError
@@ -94,6 +94,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     exp = experiment_for(request, pk)
     can_control = (role_in(request.user, exp.team_id) or "") in (Role.MEMBER, Role.ADMIN)
     context = {"experiment": exp, "can_control": can_control, "cfg": exp.cfg}
+    context["capacity"] = processes.capacity(exp)  # more workers asked than processes?
     return render(request, "experiments/detail.html", context)
 
 

@@ -40,12 +40,12 @@ NO_FRAMEWORK = (
 )
 # Inside evolab.experiments: a module imports only modules of its own layer or below.
 LAYERS = [
-    {"models", "config", "storage"},
+    {"models", "config", "storage", "config_diff", "processes"},
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains"},
     {"services", "imports", "downloads", "dashboard", "uploads"},
-    {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing", "urls",
-     "forms", "admin", "management", "apps"},
+    {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
+     "urls", "forms", "admin", "management", "apps", "workers_page"},
 ]  # fmt: skip
 
 
