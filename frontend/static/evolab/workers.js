@@ -44,7 +44,7 @@ function row(p) {
 function summary(s) {
   const n = s.processes;
   if (!n) return "No worker process is running: no child trains until one starts (make run starts one per core; see README, Adding GPU workers).";
-  const parts = [`${n} worker process${n === 1 ? "" : "es"} live`, `${s.training} training your teams' children`];
+  const parts = [`${n} worker process${n === 1 ? "" : "es"} live`, `${s.training} training`];
   if (s.busy) parts.push(`${s.busy} busy with other teams' runs`);
   parts.push(`${s.idle} idle`, `${Math.round(s.children_per_hour).toLocaleString()} children per hour in all`);
   return parts.join(" · ");
