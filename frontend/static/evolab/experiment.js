@@ -3,7 +3,9 @@
 // reconnect asks for everything after the last applied seq: no gap, no duplicate.
 import { drawArchitecture } from "./architecture.js";
 import { FitnessChart } from "./chart.js";
+import { drawLossCurve } from "./losscurve.js";
 import { fmtBytes, fmtDuration, fmtFlops, h, pct, renderAnalytics, renderGauge, renderInflight, renderLineage, signedPct } from "./panels.js";
+import { CostScatter } from "./scatter.js";
 
 const root = document.getElementById("experiment");
 const experimentId = Number(root.dataset.id);
@@ -28,10 +30,11 @@ async function loadSnapshot() {
   state.skew = snap.server_time - Date.now() / 1000;
   state.leaseSeconds = snap.lease_seconds;
   state.rows = c.id.map((id, i) => ({ id, number: c.number[i], parent: c.parent[i], state: states[c.state[i]],
-    acc: c.acc[i], t: c.t[i], mutation: c.mut[i] >= 0 ? snap.mutations[c.mut[i]] : null }));
+    acc: c.acc[i], t: c.t[i], mutation: c.mut[i] >= 0 ? snap.mutations[c.mut[i]] : null, flops: c.flops?.[i], params: c.params?.[i] }));
   state.byId = new Map(state.rows.map((r) => [r.id, r]));
   state.inflight = new Map(snap.inflight.map((x) => [x.id, { ...x, beat: x.lease_expires ? x.lease_expires - state.leaseSeconds : now() }]));
   chart.setRows(state.rows);
+  scatter.setRows(state.rows);
   refresh();
   loadAnalytics();
 }
@@ -49,7 +52,7 @@ const handlers = {
     state.inflight.delete(d.id);
     if (state.byId.has(d.id)) return;
     insertRow({ id: d.id, number: d.number, parent: d.parent, state: d.state, acc: d.val_accuracy,
-      t: d.trained - state.t0, mutation: d.mutation ?? started?.mutation ?? null });
+      t: d.trained - state.t0, mutation: d.mutation ?? started?.mutation ?? null, flops: d.flops, params: d.params });
     const exp = state.exp;
     exp.individuals_trained += 1;
     exp.total_flops += d.flops || 0;
@@ -106,7 +109,7 @@ function scheduleRefresh(kind) {
   if (pending) return;
   pending = requestAnimationFrame(() => {
     pending = null;
-    if (chartDirty) chart.setRows(state.rows);
+    if (chartDirty) { chart.setRows(state.rows); scatter.setRows(state.rows); }
     chartDirty = false;
     refresh();
   });
@@ -131,6 +134,8 @@ function refresh() {
   $("status").className = `status ${exp.status}`;
   $("chart-empty").hidden = state.rows.length > 0;
   $("chart-empty").textContent = CHART_EMPTY[exp.status] ?? "No individuals yet.";
+  $("scatter-empty").hidden = state.rows.length > 0;
+  $("scatter-empty").textContent = $("chart-empty").textContent;
   $("best-acc").textContent = pct(exp.best.val_accuracy);
   $("trained").textContent = exp.individuals_trained.toLocaleString();
   $("total-flops").textContent = fmtFlops(exp.total_flops);
@@ -170,6 +175,7 @@ async function select(id, clicked) {
   if (clicked) state.follow = row.id === state.exp.best.id && state.follow;
   state.selected = row;
   chart.select(id);
+  scatter.select(id);
   $("follow-best").hidden = state.follow;
   $("sel-title").textContent = `Individual #${row.number}${row.id === state.exp.best.id ? " (best)" : ""}`;
   try {
@@ -197,6 +203,7 @@ function showDetail(d) {
   $("sel-flops").textContent = fmtFlops(d.flops);
   $("sel-mutation").textContent = d.mutation || "initial individual";
   $("sel-desc").textContent = d.mutation_description || "";
+  drawLossCurve($("loss-curve"), d.loss_curve, d.state);
   $("sel-parent").replaceChildren(d.parent ? h("button", { type: "button", class: "link", onclick: () => pickNumber(d.parent.number) },
     `#${d.parent.number}`) : "none", d.parent ? ` (${pct(d.parent.val_accuracy)}, ${signedPct(d.val_accuracy - d.parent.val_accuracy)})` : "");
   const lr = d.parent && d.parent.dna.learning_rate !== d.dna.learning_rate ? ` · learning rate ${d.parent.dna.learning_rate.toPrecision(3)} → ${d.dna.learning_rate.toPrecision(3)}` : "";
@@ -251,20 +258,23 @@ function connect() {
 
 function setConn(text, cls) { $("conn").textContent = text; $("conn").className = `conn ${cls}`; }
 
-function tooltip(row, x, y) {
-  const tip = $("tooltip");
+const tooltipIn = (tip) => (row, x, y) => {
   if (!row) { tip.hidden = true; return; }
   tip.hidden = false;
   tip.style.left = `${x + 14}px`;
   tip.style.top = `${y + 10}px`;
   tip.replaceChildren(h("strong", {}, `#${row.number}`), ` ${row.state}`, h("br"),
-    row.mutation || "initial individual", h("br"), `accuracy ${pct(row.acc)}`);
-}
+    row.mutation || "initial individual", h("br"), `accuracy ${pct(row.acc)}`, h("br"),
+    `${fmtFlops(row.flops)} · ${row.params != null ? row.params.toLocaleString() : "–"} parameters`);
+};
 
-const chart = new FitnessChart($("chart"), { onSelect: (id) => { state.follow = false; select(id, true); }, tooltip });
+const onSelect = (id) => { state.follow = false; select(id, true); };
+const chart = new FitnessChart($("chart"), { onSelect, tooltip: tooltipIn($("tooltip")) });
+const scatter = new CostScatter($("scatter"), { onSelect, tooltip: tooltipIn($("scatter-tooltip")) });
 for (const input of document.querySelectorAll("input[name=x-mode]")) input.addEventListener("change", (e) => chart.setXMode(e.target.value));
+for (const input of document.querySelectorAll("input[name=cost-mode]")) input.addEventListener("change", (e) => scatter.setXMode(e.target.value));
 $("follow-best").addEventListener("click", () => { state.follow = true; select(state.exp.best.id, false); });
 setInterval(() => { if (state.exp) { renderInflight($("inflight"), state.inflight, now(), state.leaseSeconds); showGauges(); } }, 1000); // clocks only: no server call
 
 loadSnapshot().then(connect).catch((err) => setConn(`error: ${err.message}`, "down"));
-window.evolab = { state, chart, select: (id) => select(id, true) }; // for debugging and browser tests
+window.evolab = { state, chart, scatter, select: (id) => select(id, true) }; // for debugging and browser tests
