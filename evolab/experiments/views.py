@@ -15,6 +15,7 @@ from evolab.redaction import redact_paths
 
 from . import dashboard, processes, services
 from .config import ConfigError
+from .config_diff import config_diff
 from .forms import ExperimentForm
 from .models import Experiment, Status, TransitionError
 
@@ -64,7 +65,10 @@ def experiment_compare(request: HttpRequest) -> HttpResponse:
     ids = [int(x) for x in request.GET.getlist("ids") if _plain_id(x)][:12]
     runs = list(Experiment.objects.for_teams(teams_for(request.user)).filter(pk__in=ids))
     runs.sort(key=lambda e: ids.index(e.pk))
-    return render(request, "experiments/compare.html", {"runs": dashboard.compare(runs)})
+    configs = config_diff([exp.config for exp in runs])
+    same = sum(not row["differs"] for row in configs)
+    context = {"runs": dashboard.compare(runs), "configs": configs, "same_count": same}
+    return render(request, "experiments/compare.html", context)
 
 
 @login_required
