@@ -109,6 +109,12 @@ def experiment_snapshot(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 @login_required
+def experiment_costs(request: HttpRequest, pk: int) -> JsonResponse:
+    """FLOPs and parameters of the trained individuals (the accuracy-vs-cost chart)."""
+    return JsonResponse(dashboard.costs(experiment_for(request, pk)))
+
+
+@login_required
 def individual_detail(request: HttpRequest, pk: int, number: int) -> JsonResponse:
     detail = dashboard.individual_detail(experiment_for(request, pk), number)
     if detail is None:

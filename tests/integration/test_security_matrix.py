@@ -248,7 +248,7 @@ def test_the_workers_page_names_a_teams_child_to_that_team_only(world):
 
     stack, _, _ = world
     mia = stack.session("mia")
-    slow = {**CONFIG, "population": 2, "steps_per_child": 5_000, "max_individuals": 3}
+    slow = {**CONFIG, "population": 2, "steps_per_child": 5_000, "max_individuals": 6}
     exp = stack.create(mia, slow, name="secret-vision-slow")
 
     def training():

@@ -30,13 +30,13 @@ async function loadSnapshot() {
   state.skew = snap.server_time - Date.now() / 1000;
   state.leaseSeconds = snap.lease_seconds;
   state.rows = c.id.map((id, i) => ({ id, number: c.number[i], parent: c.parent[i], state: states[c.state[i]],
-    acc: c.acc[i], t: c.t[i], mutation: c.mut[i] >= 0 ? snap.mutations[c.mut[i]] : null, flops: c.flops?.[i], params: c.params?.[i] }));
+    acc: c.acc[i], t: c.t[i], mutation: c.mut[i] >= 0 ? snap.mutations[c.mut[i]] : null }));
   state.byId = new Map(state.rows.map((r) => [r.id, r]));
   state.inflight = new Map(snap.inflight.map((x) => [x.id, { ...x, beat: x.lease_expires ? x.lease_expires - state.leaseSeconds : now() }]));
   chart.setRows(state.rows);
-  scatter.setRows(state.rows);
   refresh();
   loadAnalytics();
+  loadCosts();
 }
 
 function insertRow(row) {
@@ -134,8 +134,8 @@ function refresh() {
   $("status").className = `status ${exp.status}`;
   $("chart-empty").hidden = state.rows.length > 0;
   $("chart-empty").textContent = CHART_EMPTY[exp.status] ?? "No individuals yet.";
-  $("scatter-empty").hidden = state.rows.length > 0;
-  $("scatter-empty").textContent = $("chart-empty").textContent;
+  $("scatter-empty").hidden = state.rows.length > 0 && !costsFailed;
+  $("scatter-empty").textContent = costsFailed || $("chart-empty").textContent;
   $("best-acc").textContent = pct(exp.best.val_accuracy);
   $("trained").textContent = exp.individuals_trained.toLocaleString();
   $("total-flops").textContent = fmtFlops(exp.total_flops);
@@ -217,6 +217,21 @@ function showDetail(d) {
   $("dl-weights").hidden = !d.weights_kept;
   $("weights-gone").hidden = d.weights_kept;
   $("dl-dna").href = `/api/individuals/${d.id}/download/?format=dna`;
+}
+
+// What each individual cost (the accuracy-vs-cost chart) comes apart from the snapshot, once
+// the page is drawn; births carry their own.
+let costsFailed = "";
+async function loadCosts() {
+  try {
+    const c = await getJSON(root.dataset.costs);
+    c.id.forEach((id, i) => { const r = state.byId.get(id); if (r) Object.assign(r, { flops: c.flops[i], params: c.params[i] }); });
+    costsFailed = "";
+  } catch (err) {
+    costsFailed = `Could not load what the individuals cost (${err.message}); reload the page to retry.`;
+  }
+  scatter.setRows(state.rows);
+  refresh();
 }
 
 // Analytics are a database aggregate: refreshed after births, at most every few seconds.
