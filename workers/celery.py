@@ -3,7 +3,12 @@
 
 import signal
 
-from celery.signals import beat_embedded_init, worker_init, worker_process_init
+from celery.signals import (
+    beat_embedded_init,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
 from evolab.launcher_watch import die_with_launcher, die_with_parent
 from evolab.taskqueue import app
@@ -26,6 +31,24 @@ def _die_with_the_worker(**_kwargs) -> None:
     """A pool process, and the beat a worker runs in a process of its own (--beat), end
     when their Celery parent does, even one killed with SIGKILL."""
     die_with_parent(signal.SIGKILL)
+
+
+@worker_process_init.connect
+def _report_this_process(**_kwargs) -> None:
+    """The workers page lists every pool process, idle ones too (workers/process_beat.py)."""
+    from django.conf import settings
+
+    from workers import process_beat
+    from workers.child import device
+
+    process_beat.start(device(settings))
+
+
+@worker_process_shutdown.connect
+def _say_this_process_is_gone(**_kwargs) -> None:
+    from workers import process_beat
+
+    process_beat.stop()
 
 
 @worker_init.connect

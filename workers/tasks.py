@@ -21,6 +21,7 @@ from evolab.experiments.store import DONE, WAIT, DatabaseStore
 from evolab.taskqueue import EVALUATE_FINAL, INDEX_DATASET, RECONCILE, STEP, app
 
 from .child import evaluate_on_test, train_claimed_child
+from .process_beat import ACTIVITY
 
 log = logging.getLogger(__name__)
 RETRY_WAIT_SECONDS = 1.0
@@ -44,7 +45,11 @@ def step(self, experiment_id: int, slot: int, token: str) -> str:
         return "wait"
     if claim != DONE:
         timings = {"claim": time.perf_counter() - started}
-        timings |= _train_and_commit(store, claim, _ChainProgress(store, claim, slot, token))
+        ACTIVITY.training(experiment_id, claim.individual_id, claim.number, store.worker)
+        try:
+            timings |= _train_and_commit(store, claim, _ChainProgress(store, claim, slot, token))
+        finally:
+            ACTIVITY.idle(trained="commit" in timings)
         after = time.perf_counter()
         retention.collect_garbage(experiment_id, keep_best=max(exp.cfg.ensemble_k, 1))
         exp.refresh_from_db(fields=["status"])

@@ -108,4 +108,5 @@ def train_one(
         weights=weights,
         timings=clock.seconds,
         diverged=stats.diverged,
+        loss_curve=stats.loss_curve,
     )

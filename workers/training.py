@@ -28,6 +28,8 @@ from torch import nn
 from evolab.datasets import Dataset
 from evolab.environment import TrainingOptions
 
+from .loss_curve import LossCurve
+
 MOMENTUM = 0.9
 WEIGHT_DECAY = 1e-4
 BATCH_SIZE = 50
@@ -57,6 +59,7 @@ class TrainStats:
     seconds: float
     diverged: bool
     stopped: bool = False  # its Progress said stop (the lease on the child was lost)
+    loss_curve: tuple[tuple[int, float], ...] = ()  # at most 100 (step, mean loss) pairs
 
     @property
     def steps_per_s(self) -> float:
@@ -350,6 +353,7 @@ def train_child(
     check_every = CUDA_NAN_CHECK_EVERY if device.type == "cuda" else 1
     started = last_report = time.monotonic()
     loss_value, done, diverged, stopped = float("nan"), 0, False, False
+    curve = LossCurve(steps)
     for step, (x, y) in enumerate(_batches(data, steps, batch_size, generator), start=1):
         loss = sgd_step(x, y)
         done = step
@@ -358,6 +362,7 @@ def train_child(
             if not math.isfinite(loss_value):
                 diverged = True
                 break
+            curve.add(step, loss_value)
         if progress is not None and time.monotonic() - last_report >= PROGRESS_INTERVAL_S:
             last_report = time.monotonic()
             if not progress.progress(step, loss.item()):
@@ -365,7 +370,8 @@ def train_child(
                 break
     if progress is not None and not stopped:
         stopped = not progress.progress(done, loss_value)
-    return TrainStats(done, loss_value, time.monotonic() - started, diverged, stopped)
+    seconds = time.monotonic() - started
+    return TrainStats(done, loss_value, seconds, diverged, stopped, curve.finish())
 
 
 def predict(

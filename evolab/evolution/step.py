@@ -71,7 +71,7 @@ class TrainedChild:
     weights: bytes  # safetensors (evolab.evolution.checkpoint)
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase of the step
     diverged: bool = False
-    loss_curve: tuple[float, ...] = ()
+    loss_curve: tuple[tuple[int, float], ...] = ()  # (step, mean training loss), <= 100
 
 
 def step_rng(seed: int, number: int, salt: str = "") -> random.Random:

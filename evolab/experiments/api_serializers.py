@@ -264,6 +264,19 @@ class SeedOriginSerializer(serializers.Serializer):
     number = serializers.IntegerField()
 
 
+# [step, mean loss] pairs (OpenAPI 3.0 has no tuple type: two numbers, the step a whole one).
+LOSS_CURVE_SCHEMA = {
+    "type": "array",
+    "maxItems": 100,
+    "items": {
+        "type": "array",
+        "minItems": 2,
+        "maxItems": 2,
+        "items": {"type": "number"},
+    },
+}
+
+
 class IndividualSerializer(serializers.ModelSerializer):
     """The same names as the live events (events.individual_payload), plus DNA and sizes."""
 
@@ -274,6 +287,11 @@ class IndividualSerializer(serializers.ModelSerializer):
     died = serializers.SerializerMethodField()
     has_weights = serializers.SerializerMethodField()
     seeded_from = serializers.SerializerMethodField()
+    loss_curve = serializers.SerializerMethodField(
+        help_text="Its training loss, kept when it finished training: at most 100 [step, mean "
+        "loss] pairs in step order; [] while it trains, and for individuals stored before curves "
+        "were kept."
+    )
 
     class Meta:
         model = Individual
@@ -300,6 +318,7 @@ class IndividualSerializer(serializers.ModelSerializer):
             "weights_size",
             "dna",
             "seeded_from",
+            "loss_curve",
         ]
         read_only_fields = fields
 
@@ -324,6 +343,10 @@ class IndividualSerializer(serializers.ModelSerializer):
     @extend_schema_field(SeedOriginSerializer(allow_null=True))
     def get_seeded_from(self, ind: Individual) -> dict | None:
         return warmstart.seed_origin(ind)
+
+    @extend_schema_field(LOSS_CURVE_SCHEMA)
+    def get_loss_curve(self, ind: Individual) -> list:
+        return ind.loss_curve or []
 
 
 class EventSerializer(serializers.Serializer):

@@ -57,6 +57,7 @@ def _commit_row(claim: Claim, child: TrainedChild, name: str) -> bool:
         "lease_token": None,
         "lease_expires": None,
         "progress_step": child.steps,
+        "loss_curve": [list(point) for point in child.loss_curve],
     }
     payload = events.individual_payload(Individual(pk=claim.individual_id, **claim.row, **done))
     counters = portable.counter_args(claim, child.flops, len(child.weights), child.val_accuracy)

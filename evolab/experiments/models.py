@@ -210,6 +210,9 @@ class Individual(models.Model):
     failure_reason = models.TextField(blank=True)
     progress_step = models.IntegerField(default=0)
     progress_loss = models.FloatField(null=True, blank=True)
+    # [[step, mean training loss], ...], at most 100 pairs (workers/loss_curve.py), written
+    # by its commit; [] for a child that has not finished training, or one stored before 0009.
+    loss_curve = models.JSONField(default=list, blank=True)
 
     objects = IndividualQuerySet.as_manager()
 

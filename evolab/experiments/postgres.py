@@ -100,11 +100,14 @@ FROM exp RETURNING seq, (data ->> '{events.WEIGHTS_TOTAL}')::bigint"""
 
 
 def commit_row(claim: Claim, done: dict, payload: dict, counters: list) -> bool:
-    sets = ", ".join(f"{Individual._meta.get_field(f).column} = %s" for f in done)
+    fields = [Individual._meta.get_field(f) for f in done]
+    sets = ", ".join(f"{field.column} = %s" for field in fields)
+    # As the ORM would send them (a JSON field's list as jsonb, not as an SQL array).
+    values = [f.get_db_prep_save(v, connection) for f, v in zip(fields, done.values(), strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(
             _COMMIT_ONE_STATEMENT.format(sets=sets),
-            [*done.values(), claim.individual_id, uuid.UUID(claim.token), *counters,
+            [*values, claim.individual_id, uuid.UUID(claim.token), *counters,
              claim.experiment_id, claim.experiment_id, json.dumps(payload)],
         )  # fmt: skip
         row = cursor.fetchone()

@@ -1,12 +1,16 @@
 from django.urls import path
 
-from . import api_datasets, views
+from . import api_datasets, views, workers_page
 
 urlpatterns = [
     path("", views.experiment_list, name="experiment-list"),
     path("new/", views.experiment_new, name="experiment-new"),
     path("compare/", views.experiment_compare, name="experiment-compare"),
     path("datasets/", api_datasets.datasets_page, name="team-datasets"),
+    path("workers/", workers_page.workers_page, name="workers"),
+    path("workers.json", workers_page.workers_json, name="workers-json"),
+    path("<int:pk>/capacity.json", workers_page.experiment_capacity, name="experiment-capacity"),
+    path("<int:pk>/costs.json", views.experiment_costs, name="experiment-costs"),
     path("<int:pk>/", views.experiment_detail, name="experiment-detail"),
     path("<int:pk>/snapshot.json", views.experiment_snapshot, name="experiment-snapshot"),
     path("<int:pk>/analytics.json", views.experiment_analytics, name="experiment-analytics"),

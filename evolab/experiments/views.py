@@ -13,8 +13,9 @@ from evolab.accounts.services import current_team, role_in, teams_for, teams_in_
 from evolab.json_routes import json_login_required
 from evolab.redaction import redact_paths
 
-from . import actions, dashboard, downloads, listing, report, services, warmstart
+from . import actions, dashboard, downloads, listing, processes, report, services, warmstart
 from .config import ConfigError
+from .config_diff import config_diff
 from .forms import ExperimentForm, clone_initial
 from .models import Experiment, Status, TransitionError
 from .warmstart_form import StartFromForm
@@ -45,7 +46,10 @@ def experiment_compare(request: HttpRequest) -> HttpResponse:
     ids = [int(x) for x in request.GET.getlist("ids") if _plain_id(x)][:12]
     runs = list(Experiment.objects.for_teams(teams_for(request.user)).filter(pk__in=ids))
     runs.sort(key=lambda e: ids.index(e.pk))
-    return render(request, "experiments/compare.html", {"runs": dashboard.compare(runs)})
+    configs = config_diff([exp.config for exp in runs])
+    same = sum(not row["differs"] for row in configs)
+    context = {"runs": dashboard.compare(runs), "configs": configs, "same_count": same}
+    return render(request, "experiments/compare.html", context)
 
 
 @login_required
@@ -110,6 +114,7 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     can_control = (role_in(request.user, exp.team_id) or "") in (Role.MEMBER, Role.ADMIN)
     context = {"experiment": exp, "can_control": can_control, "cfg": exp.cfg,
                "actions": actions.allowed(exp)}  # fmt: skip
+    context["capacity"] = processes.capacity(exp)  # more workers asked than processes?
     return render(request, "experiments/detail.html", context)
 
 
@@ -117,6 +122,12 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def experiment_snapshot(request: HttpRequest, pk: int) -> JsonResponse:
     """Everything the page needs at load, as arrays; live events continue from `last_seq`."""
     return JsonResponse(dashboard.snapshot(experiment_for(request, pk)))
+
+
+@json_login_required
+def experiment_costs(request: HttpRequest, pk: int) -> JsonResponse:
+    """FLOPs and parameters of the trained individuals (the accuracy-vs-cost chart)."""
+    return JsonResponse(dashboard.costs(experiment_for(request, pk)))
 
 
 @json_login_required

@@ -345,3 +345,33 @@ def test_only_the_teams_members_and_admins_edit_and_delete_a_run(world):
             r = ada.delete(one, timeout=30)
         assert r.status_code == 204, (deleter, r.text)
         assert mia.get(one, timeout=30).status_code == 404
+
+
+def test_the_workers_page_names_a_teams_child_to_that_team_only(world):
+    """Real worker processes report themselves; one trains a child of Team Vision's run: its
+    team sees the run and the child, everyone else the process as busy and nothing more."""
+    from .harness import wait_for
+
+    stack, _, _ = world
+    mia = stack.session("mia")
+    slow = {**CONFIG, "population": 2, "steps_per_child": 5_000, "max_individuals": 6}
+    exp = stack.create(mia, slow, name="secret-vision-slow")
+
+    def training():
+        body = mia.get(f"{stack.url}/experiments/workers.json", timeout=10).json()
+        rows = [p for p in body["processes"] if p["state"] == "training"]
+        return rows if any(p["child"]["experiment"] == exp["id"] for p in rows) else None
+
+    try:
+        (ours,) = [p for p in wait_for(training, 60, "a worker to train it", 0.5)
+                   if p["child"]["experiment"] == exp["id"]]  # fmt: skip
+        assert ours["child"]["experiment_name"] == "secret-vision-slow" and ours["host"]
+        assert ours["device"].startswith("CPU") and ours["rss_bytes"] > 0
+        for username in ("olga", "omar", "oscar"):
+            r = stack.session(username).get(f"{stack.url}/experiments/workers.json", timeout=10)
+            seen = {p["name"]: p for p in r.json()["processes"]}
+            assert seen[ours["name"]]["state"] == "busy", (username, seen)
+            assert seen[ours["name"]]["child"] is None
+            assert "secret-vision" not in r.text and f'"experiment": {exp["id"]}' not in r.text
+    finally:
+        mia.post(f"{stack.url}/api/experiments/{exp['id']}/stop/", timeout=30)

@@ -45,14 +45,15 @@ NO_FRAMEWORK = (
 )
 # Inside evolab.experiments: a module imports only modules of its own layer or below.
 LAYERS = [
-    {"models", "config", "storage", "exports", "bundle_predict"},
+    {"models", "config", "storage", "exports", "bundle_predict", "config_diff", "processes"},
     {"config_form", "dataset_choices"},  # the run form's fields, from the config and catalog
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains", "actions", "evaluation"},
     {"services", "imports", "downloads", "bundles", "dashboard", "uploads", "warmstart",
      "report", "report_svg", "report_arch", "editing", "deletion"},
     {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
-     "urls", "forms", "warmstart_form", "admin", "management", "apps", "listing", "api_editing"},
+     "urls", "forms", "warmstart_form", "admin", "management", "apps", "listing", "api_editing",
+     "workers_page"},
 ]  # fmt: skip
 
 

@@ -5,6 +5,9 @@ import uPlot from "../vendor/uplot-1.6.32/uPlot.esm.js";
 
 export const COLOURS = { alive: "#1f5fbf", dead: "#9aa3b2", best: "#c2410c", selected: "#111827" };
 const HIT_PX = 12;
+// Ticks at whole numbers only, for axes that count things (uPlot's own steps include 0.5 and
+// 2.5: "individuals trained 2.5" is no tick anyone wants).
+export const WHOLE_INCRS = Array.from({ length: 13 }, (_, e) => [1, 2, 5].map((m) => m * 10 ** e)).flat();
 
 function fmtTime(s, step = 1) {
   if (s < 120) return `${s.toFixed(step < 1 ? Math.min(2, Math.ceil(-Math.log10(step))) : 0)} s`;
@@ -18,6 +21,8 @@ export class FitnessChart {
     this.onSelect = onSelect;
     this.tooltip = tooltip;
     this.xMode = "time"; // or "count"
+    this.height = 340;
+    this.source = []; // the rows as given; `rows` is them as drawn (arrange)
     this.rows = [];
     this.selectedId = null;
     this.plot = null;
@@ -28,7 +33,7 @@ export class FitnessChart {
     const xs = new Float64Array(n), alive = new Array(n), dead = new Array(n), best = new Array(n);
     let top = null;
     this.rows.forEach((r, i) => {
-      xs[i] = this.xMode === "time" ? r.t : i + 1;
+      xs[i] = this.xOf(r, i);
       const live = r.state === "alive";
       alive[i] = live ? r.acc : null;
       dead[i] = live ? null : r.acc;
@@ -38,16 +43,30 @@ export class FitnessChart {
     return [xs, alive, dead, best];
   }
 
+  xOf(r, i) { return this.xMode === "time" ? r.t : i + 1; }
+
+  xLabel() { return this.xMode === "time" ? "wall-clock time since start" : "individuals trained"; }
+
+  xScale() { return { time: false }; }
+
+  xAxis(label) {
+    const values = (u, vals, ax, space, incr) => vals.map((v) => (this.xMode === "time" ? fmtTime(v, incr) : v.toLocaleString()));
+    return { label, values, ...(this.xMode === "count" ? { incrs: WHOLE_INCRS } : {}) };
+  }
+
+  /** The rows in the order they are drawn (x ascending): here, as given. */
+  arrange(rows) { return rows; }
+
   options() {
     const dots = (label, colour, size) => ({ label, stroke: colour, fill: colour, paths: () => null,
       points: { show: true, size, width: 0, stroke: colour, fill: colour } });
-    const xLabel = this.xMode === "time" ? "wall-clock time since start" : "individuals trained";
+    const xLabel = this.xLabel();
     return {
       width: this.container.clientWidth || 720,
-      height: 340,
-      scales: { x: { time: false }, y: { range: (u, lo, hi) => [Math.max(0, Math.floor((lo ?? 0) * 10) / 10), Math.min(1, Math.ceil((hi ?? 1) * 10) / 10 || 1)] } },
+      height: this.height,
+      scales: { x: this.xScale(), y: { range: (u, lo, hi) => [Math.max(0, Math.floor((lo ?? 0) * 10) / 10), Math.min(1, Math.ceil((hi ?? 1) * 10) / 10 || 1)] } },
       axes: [
-        { label: xLabel, values: (u, vals, ax, space, incr) => vals.map((v) => (this.xMode === "time" ? fmtTime(v, incr) : v.toLocaleString())) },
+        this.xAxis(xLabel),
         { label: "validation accuracy (%)", values: (u, vals) => vals.map((v) => `${Math.round(v * 100)}%`), size: 56 },
       ],
       series: [{ label: xLabel }, dots("dead", COLOURS.dead, 5), dots("alive", COLOURS.alive, 6),
@@ -62,16 +81,17 @@ export class FitnessChart {
   reorder([xs, alive, dead, best]) { return [xs, dead, alive, best]; }
 
   setRows(rows) {
-    this.rows = rows;
+    this.source = rows;
+    this.rows = this.arrange(rows);
     const data = this.reorder(this.data());
     if (!this.plot) {
       this.plot = new uPlot(this.options(), data, this.container);
       this.bindPointer();
-      new ResizeObserver(() => this.plot.setSize({ width: this.container.clientWidth, height: 340 })).observe(this.container);
+      new ResizeObserver(() => this.plot.setSize({ width: this.container.clientWidth, height: this.height })).observe(this.container);
     } else {
       this.plot.setData(data, this.plot.scales.x.min === null || !this.zoomed);
     }
-    this.container.dataset.points = String(rows.length);
+    this.container.dataset.points = String(this.rows.length);
   }
 
   setXMode(mode) {
@@ -79,7 +99,7 @@ export class FitnessChart {
     this.plot?.destroy();
     this.plot = null;
     this.zoomed = false;
-    this.setRows(this.rows);
+    this.setRows(this.source);
   }
 
   select(id) { this.selectedId = id; this.plot?.redraw(false, false); }

@@ -1,6 +1,7 @@
 // Compare page: best-so-far curves of several runs on one chart (the paper's repeatability
 // figure) and their final numbers. Static data, rendered once: finished runs do not change.
 import uPlot from "../vendor/uplot-1.6.32/uPlot.esm.js";
+import { WHOLE_INCRS } from "./chart.js";
 import { fmtDuration, fmtFlops, h, pct } from "./panels.js";
 
 const PALETTE = ["#1f5fbf", "#c2410c", "#15803d", "#7c3aed", "#b45309", "#0e7490", "#be123c", "#4d7c0f", "#6b7280", "#a21caf", "#0f766e", "#92400e"];
@@ -28,7 +29,7 @@ function draw(mode) {
   const opts = {
     width: container.clientWidth || 900, height: 380,
     scales: { x: { time: false } },
-    axes: [{ label: mode === "time" ? "wall-clock time (s)" : "individuals trained" },
+    axes: [mode === "time" ? { label: "wall-clock time (s)" } : { label: "individuals trained", incrs: WHOLE_INCRS },
       { label: "best validation accuracy (%)", size: 56, values: (u, v) => v.map((x) => `${Math.round(100 * x)}%`) }],
     series: [{ label: mode }, ...runs.map((r, i) => ({ label: r.name, stroke: PALETTE[i % PALETTE.length], width: 2,
       paths: uPlot.paths.stepped({ align: 1 }), value: (u, v) => pct(v) }))],
@@ -49,3 +50,5 @@ function table() {
 for (const input of document.querySelectorAll("input[name=x-mode]")) input.addEventListener("change", (e) => draw(e.target.value));
 draw("count");
 table();
+// Settings the runs share are hidden until asked for (the server marks the rows).
+document.getElementById("show-same")?.addEventListener("change", (e) => document.getElementById("config-table").classList.toggle("show-same", e.target.checked));

@@ -4,7 +4,9 @@
 import { drawArchitecture } from "./architecture.js";
 import { FitnessChart } from "./chart.js";
 import { showDownloads } from "./downloads.js";
+import { drawLossCurve } from "./losscurve.js";
 import { fmtBytes, fmtDuration, fmtFlops, h, pct, renderAnalytics, renderGauge, renderInflight, renderLineage, signedPct } from "./panels.js";
+import { CostScatter } from "./scatter.js";
 
 const root = document.getElementById("experiment");
 const experimentId = Number(root.dataset.id);
@@ -35,6 +37,7 @@ async function loadSnapshot() {
   chart.setRows(state.rows);
   refresh();
   loadAnalytics();
+  loadCosts();
 }
 
 function insertRow(row) {
@@ -50,7 +53,7 @@ const handlers = {
     state.inflight.delete(d.id);
     if (state.byId.has(d.id)) return;
     insertRow({ id: d.id, number: d.number, parent: d.parent, state: d.state, acc: d.val_accuracy,
-      t: d.trained - state.t0, mutation: d.mutation ?? started?.mutation ?? null });
+      t: d.trained - state.t0, mutation: d.mutation ?? started?.mutation ?? null, flops: d.flops, params: d.params });
     const exp = state.exp;
     exp.individuals_trained += 1;
     exp.total_flops += d.flops || 0;
@@ -110,7 +113,7 @@ function scheduleRefresh(kind) {
   if (pending) return;
   pending = requestAnimationFrame(() => {
     pending = null;
-    if (chartDirty) chart.setRows(state.rows);
+    if (chartDirty) { chart.setRows(state.rows); scatter.setRows(state.rows); }
     chartDirty = false;
     refresh();
   });
@@ -143,6 +146,8 @@ function refresh() {
   $("status").className = `status ${exp.status}`;
   $("chart-empty").hidden = state.rows.length > 0;
   $("chart-empty").textContent = CHART_EMPTY[exp.status] ?? "No individuals yet.";
+  $("scatter-empty").hidden = state.rows.length > 0 && !costsFailed;
+  $("scatter-empty").textContent = costsFailed || $("chart-empty").textContent;
   $("best-acc").textContent = pct(exp.best.val_accuracy);
   $("trained").textContent = exp.individuals_trained.toLocaleString();
   $("total-flops").textContent = fmtFlops(exp.total_flops);
@@ -190,6 +195,7 @@ async function select(id, clicked) {
   if (clicked) state.follow = row.id === state.exp.best.id && state.follow;
   state.selected = row;
   chart.select(id);
+  scatter.select(id);
   $("follow-best").hidden = state.follow;
   $("sel-title").textContent = `Individual #${row.number}${row.id === state.exp.best.id ? " (best)" : ""}`;
   try {
@@ -219,6 +225,7 @@ function showDetail(d) {
   $("sel-flops").textContent = fmtFlops(d.flops);
   $("sel-mutation").textContent = d.mutation || "initial individual";
   $("sel-desc").textContent = d.mutation_description || "";
+  drawLossCurve($("loss-curve"), d.loss_curve, d.state);
   $("sel-parent").replaceChildren(d.parent ? h("button", { type: "button", class: "link", onclick: () => pickNumber(d.parent.number) },
     `#${d.parent.number}`) : "none", d.parent ? ` (${pct(d.parent.val_accuracy)}, ${signedPct(d.val_accuracy - d.parent.val_accuracy)})` : "");
   const lr = d.parent && d.parent.dna.learning_rate !== d.dna.learning_rate ? ` · learning rate ${d.parent.dna.learning_rate.toPrecision(3)} → ${d.dna.learning_rate.toPrecision(3)}` : "";
@@ -228,6 +235,21 @@ function showDetail(d) {
   $("diff-summary").textContent = d.parent ? `vs parent #${d.parent.number}: ${n.inserted} inserted, ${n.removed} removed, ${n.changed} changed${lr}` : "initial individual: no parent to compare with";
   $("arch").dataset.number = String(d.number);
   showDownloads($("downloads"), experimentId, d);
+}
+
+// What each individual cost (the accuracy-vs-cost chart) comes apart from the snapshot, once
+// the page is drawn; births carry their own.
+let costsFailed = "";
+async function loadCosts() {
+  try {
+    const c = await getJSON(root.dataset.costs);
+    c.id.forEach((id, i) => { const r = state.byId.get(id); if (r) Object.assign(r, { flops: c.flops[i], params: c.params[i] }); });
+    costsFailed = "";
+  } catch (err) {
+    costsFailed = `Could not load what the individuals cost (${err.message}); reload the page to retry.`;
+  }
+  scatter.setRows(state.rows);
+  refresh();
 }
 
 // Analytics are a database aggregate: refreshed after births, at most every few seconds.
@@ -269,20 +291,23 @@ function connect() {
 
 function setConn(text, cls) { $("conn").textContent = text; $("conn").className = `conn ${cls}`; }
 
-function tooltip(row, x, y) {
-  const tip = $("tooltip");
+const tooltipIn = (tip) => (row, x, y) => {
   if (!row) { tip.hidden = true; return; }
   tip.hidden = false;
   tip.style.left = `${x + 14}px`;
   tip.style.top = `${y + 10}px`;
   tip.replaceChildren(h("strong", {}, `#${row.number}`), ` ${row.state}`, h("br"),
-    row.mutation || "initial individual", h("br"), `accuracy ${pct(row.acc)}`);
-}
+    row.mutation || "initial individual", h("br"), `accuracy ${pct(row.acc)}`, h("br"),
+    `${fmtFlops(row.flops)} · ${row.params != null ? row.params.toLocaleString() : "–"} parameters`);
+};
 
-const chart = new FitnessChart($("chart"), { onSelect: (id) => { state.follow = false; select(id, true); }, tooltip });
+const onSelect = (id) => { state.follow = false; select(id, true); };
+const chart = new FitnessChart($("chart"), { onSelect, tooltip: tooltipIn($("tooltip")) });
+const scatter = new CostScatter($("scatter"), { onSelect, tooltip: tooltipIn($("scatter-tooltip")) });
 for (const input of document.querySelectorAll("input[name=x-mode]")) input.addEventListener("change", (e) => chart.setXMode(e.target.value));
+for (const input of document.querySelectorAll("input[name=cost-mode]")) input.addEventListener("change", (e) => scatter.setXMode(e.target.value));
 $("follow-best").addEventListener("click", () => { state.follow = true; select(state.exp.best.id, false); });
 setInterval(() => { if (state.exp) { renderInflight($("inflight"), state.inflight, now(), state.leaseSeconds); showGauges(); } }, 1000); // clocks only: no server call
 
 loadSnapshot().then(connect).catch((err) => setConn(`error: ${err.message}`, "down"));
-window.evolab = { state, chart, select: (id) => select(id, true) }; // for debugging and browser tests
+window.evolab = { state, chart, scatter, select: (id) => select(id, true) }; // for debugging and browser tests

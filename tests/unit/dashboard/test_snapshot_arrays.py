@@ -34,3 +34,13 @@ def test_it_carries_no_dna_and_lists_children_in_training_separately(exp, birth)
 def test_an_empty_run_has_empty_arrays(exp):
     snap = dashboard.snapshot(exp)
     assert snap["individuals"]["id"] == [] and snap["inflight"] == []
+
+
+def test_the_costs_of_the_trained_come_apart_by_id(exp, birth, client, member):
+    a = birth(0.2, flops=123_456_789.0, params=1234)
+    b = birth(0.4, flops=2.5e12, params=98_765)
+    birth(None, trained=False, state="training", flops=1.0, params=1)
+    assert dashboard.costs(exp) == {"id": [a.pk, b.pk], "flops": [123_500_000.0, 2.5e12],
+                                    "params": [1234, 98_765]}  # fmt: skip
+    client.force_login(member)
+    assert client.get(f"/experiments/{exp.pk}/costs.json").json() == dashboard.costs(exp)

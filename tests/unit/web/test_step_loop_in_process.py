@@ -136,3 +136,21 @@ def test_an_imported_seed_is_trained_from_its_weights_with_the_initial_populatio
     assert exp.status == Status.FINISHED and exp.individuals_trained == 10
     assert seed.val_accuracy is not None and seed.attempts == 1 and seed.number == 0
     assert exp.individuals.filter(parent=None).count() == CONFIG["population"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_trained_child_keeps_its_loss_curve_for_the_page_and_the_api(
+    eager, team, member, client
+):
+    from evolab.experiments.models import Individual
+
+    exp = run(team, member, max_individuals=6)
+    client.force_login(member)
+    for ind in exp.individuals.all():
+        steps = [step for step, _ in ind.loss_curve]
+        assert steps == [1, 2, 3, 4, 5], ind.loss_curve  # 5 steps per child: every one kept
+        api = client.get(f"/api/individuals/{ind.pk}/").json()
+        page = client.get(f"/experiments/{exp.pk}/individuals/{ind.number}.json").json()
+        assert api["loss_curve"] == page["loss_curve"] == ind.loss_curve
+    Individual.objects.filter(pk=exp.best_id).update(loss_curve=[])  # a row from before 0009
+    assert client.get(f"/api/individuals/{exp.best_id}/").json()["loss_curve"] == []
