@@ -8,15 +8,15 @@ export PIP_PROGRESS_BAR := off
 
 .PHONY: run test test-unit lint format install install-dev services bench bench-gpu chaos chaos-x10 chaos-soak fidelity clean
 
-$(VENV)/.installed: requirements.txt .ci/cli-wrapper
+$(VENV)/.installed: requirements.txt .ci/cli-wrapper .ci/pip-install
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -r requirements.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	bash .ci/pip-install $(PY) requirements.txt || true
 	$(PY) -c "import django, torch, torchvision, celery, channels"  # fail loudly if the install broke
 	bash .ci/cli-wrapper $(VENV)  # the `evolab` command on .venv/bin, running this checkout
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	$(PIP) install -r requirements-dev.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	bash .ci/pip-install $(PY) requirements-dev.txt || true
 	$(PY) -c "import pytest, playwright, hypothesis"
 	touch $@
 
