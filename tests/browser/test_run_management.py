@@ -29,6 +29,13 @@ def test_rename_tag_annotate_archive_and_delete(stack, page, artefacts):
     page.fill("#rename-input", name)
     page.click("#rename-form button:not([data-cancel])")
     page.wait_for_selector(f"#experiment h1:text-is('{name}')")
+    # A live status update (here: the workers set through the API) keeps the new name in the
+    # tab's title: the page's copy of the run was renamed too.
+    r = mia.post(f"{stack.url}/api/experiments/{run_id}/workers/", json={"workers": 2},
+                 timeout=30)  # fmt: skip
+    assert r.status_code == 200, r.text
+    page.wait_for_function("() => document.getElementById('workers-input').value === '2'")
+    assert name in page.title(), page.title()
 
     page.click("#tags-edit")
     page.fill("#tags-input", "Baseline, lr-sweep")

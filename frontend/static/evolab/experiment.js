@@ -306,6 +306,8 @@ const chart = new FitnessChart($("chart"), { onSelect, tooltip: tooltipIn($("too
 const scatter = new CostScatter($("scatter"), { onSelect, tooltip: tooltipIn($("scatter-tooltip")) });
 for (const input of document.querySelectorAll("input[name=x-mode]")) input.addEventListener("change", (e) => chart.setXMode(e.target.value));
 for (const input of document.querySelectorAll("input[name=cost-mode]")) input.addEventListener("change", (e) => scatter.setXMode(e.target.value));
+// A rename (manage.js): the live status updates write the tab's title from this copy.
+document.addEventListener("evolab:renamed", (e) => { if (state.exp) state.exp.name = e.detail.name; });
 $("follow-best").addEventListener("click", () => { state.follow = true; select(state.exp.best.id, false); });
 setInterval(() => { if (state.exp) { renderInflight($("inflight"), state.inflight, now(), state.leaseSeconds); showGauges(); } }, 1000); // clocks only: no server call
 

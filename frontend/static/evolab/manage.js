@@ -74,6 +74,7 @@ function showName(name) {
   const h1 = document.querySelector("#experiment h1");
   if (h1) h1.textContent = name;
   document.title = `${name} · EvoLab`;
+  document.dispatchEvent(new CustomEvent("evolab:renamed", { detail: { name } })); // experiment.js
 }
 
 function showArchived(archived) {
