@@ -176,7 +176,7 @@ function showGauges() {
 function showControls() {
   const can = new Set(state.exp.actions ?? []);
   for (const control of document.querySelectorAll(".controls [data-action]")) {
-    control.disabled = !can.has(control.dataset.action);
+    control.disabled = !can.has(control.dataset.needs ?? control.dataset.action);
   }
   const evaluate = document.querySelector("[data-action=evaluate]");
   if (evaluate) {
