@@ -167,9 +167,20 @@ class Clock:
 
 
 def _decode(blob: bytes, where: str, limits: Limits) -> np.ndarray:
+    """One image, under the upload's pixel limit (Pillow's MAX_IMAGE_PIXELS, a process-wide
+    setting: put back afterwards, so nothing else in the process inherits an upload's)."""
+    from PIL import Image
+
+    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, limits.max_pixels
+    try:
+        return _decode_limited(blob, where, limits)
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _decode_limited(blob: bytes, where: str, limits: Limits) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = limits.max_pixels  # Pillow refuses twice as many itself, too
     try:
         with warnings.catch_warnings():  # above the limit: refused below, with its size
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -75,7 +75,9 @@ def uploaded(user, blob, capture, **kw) -> TeamDataset:
 def test_a_class_folder_zip_becomes_a_ready_team_dataset_a_run_uses(
     team, member, data_dir, django_capture_on_commit_callbacks
 ):
+    pillow_limit = Image.MAX_IMAGE_PIXELS
     ds = uploaded(member, zipped(classes_zip(prefix="pets/")), django_capture_on_commit_callbacks)
+    assert Image.MAX_IMAGE_PIXELS == pillow_limit  # the upload's limit is not left behind
     assert (ds.state, ds.kind, ds.images, ds.classes, ds.progress) == (
         "ready",
         "folder",
