@@ -8,7 +8,9 @@ from tests.integration.harness import wait_for
 
 from .test_first_run_in_the_browser import log_in
 
-pytestmark = pytest.mark.browser
+# A page's behaviour, not the database's: on the embedded default only (the stacks' own
+# differences are the integration tests'), to keep `make test` short.
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
 
 DISABLED = ("#workers-input", "[data-action=workers]", "#boost-input",
             "button[data-action=escape] >> nth=0", "button[data-action=escape] >> nth=1",

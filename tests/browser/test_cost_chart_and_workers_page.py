@@ -7,7 +7,9 @@ import pytest
 
 from .test_first_run_in_the_browser import log_in
 
-pytestmark = pytest.mark.browser
+# A page's behaviour, not the database's: on the embedded default only (the stacks' own
+# differences are the integration tests'), to keep `make test` short.
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
 
 
 def test_a_cost_dot_selects_its_individual_and_the_workers_page_lists_live_workers(

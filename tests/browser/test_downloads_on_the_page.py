@@ -15,7 +15,9 @@ from safetensors.torch import load_file
 from .test_first_run_in_the_browser import log_in
 from .test_live_dashboard import open_experiment
 
-pytestmark = pytest.mark.browser
+# A page's behaviour, not the database's: on the embedded default only (the stacks' own
+# differences are the integration tests'), to keep `make test` short.
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
 
 
 def _torchscript(path):

@@ -8,7 +8,9 @@ from PIL import Image
 
 from .test_first_run_in_the_browser import log_in
 
-pytestmark = pytest.mark.browser
+# A page's behaviour, not the database's: on the embedded default only (the stacks' own
+# differences are the integration tests'), to keep `make test` short.
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["embedded"], indirect=True)]
 
 
 def test_the_report_page_and_its_downloaded_file_draw_the_figures_offline(

@@ -1,4 +1,4 @@
-"""8 worker processes on one population of 10 for 100 individuals (the Celery issue's test):
+"""8 worker processes on one population of 10 for 60 individuals (the Celery issue's test):
 selection stays atomic under real contention on PostgreSQL row locks and SQLite's write lock."""
 
 import pytest
@@ -11,7 +11,7 @@ from .invariants import (
 )
 
 pytestmark = pytest.mark.integration
-P, BUDGET = 10, 100
+P, BUDGET = 10, 60
 
 
 @pytest.mark.parametrize("kind", ["postgres", "embedded"])
