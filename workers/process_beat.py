@@ -1,11 +1,11 @@
 """Each Celery pool process reports what it is and what it does, every BEAT_SECONDS and soon
 after it starts or ends a child (evolab/experiments/processes.py keeps the reports).
 
-A record: host, pid, the Celery node, the device (CPU cores or the GPU's name), resident
-memory (and the GPU memory torch holds), the child in training (experiment, individual,
-number; its progress is the child's own lease heartbeat), children trained, and children
-per hour over the last hour. The step task tells `ACTIVITY` when a child starts and ends;
-a daemon thread does the reporting, so a step never waits on it.
+A record: host, pid, the Celery node, the queues it consumes, the device (CPU cores or the
+GPU's name), resident memory (and the GPU memory torch holds), the child in training
+(experiment, individual, number; its progress is the child's own lease heartbeat), children
+trained, and children per hour over the last hour. The step task tells `ACTIVITY` when a
+child starts and ends; a daemon thread does the reporting, so a step never waits on it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from collections import deque
 import torch
 
 from evolab.experiments import processes
+from evolab.taskqueue import app
 
 BEAT_SECONDS = 3.0
 MIN_GAP_SECONDS = 1.0  # a process that starts children faster reports no more often
@@ -99,6 +100,12 @@ def describe_device(device: torch.device) -> dict:
     return {"device_kind": device.type, "device": f"CPU, {cores} cores", "cores": cores}
 
 
+def queues() -> list[str]:
+    """The Celery queues this process takes tasks from (the worker's -Q, else the default
+    queue): a pool process inherits its worker's selection."""
+    return sorted(app.amqp.queues.consume_from)
+
+
 def record(device: torch.device, about_device: dict, activity: Activity = ACTIVITY) -> dict:
     gpu = None
     if device.type == "cuda" and torch.cuda.is_initialized():
@@ -108,6 +115,7 @@ def record(device: torch.device, about_device: dict, activity: Activity = ACTIVI
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "threads": torch.get_num_threads(),
+        "queues": queues(),
         **about_device,
         "rss_bytes": rss_bytes(),
         "gpu_bytes": gpu,

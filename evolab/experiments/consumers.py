@@ -21,7 +21,7 @@ from evolab import json_limits
 from evolab.accounts.services import still_signed_in, teams_for
 
 from .access import user_group
-from .events import BIRTH, STATUS, group_name
+from .events import BIRTH, EDITED, STATUS, group_name
 from .models import TERMINAL, Event, Experiment
 
 REPLAY_PAGE = 1000
@@ -234,7 +234,8 @@ LIST_WATCH_LIMIT = 200
 
 
 class ExperimentListConsumer(_Guarded, AsyncJsonWebsocketConsumer):
-    """The experiments page's live column: status changes and births of the user's open runs.
+    """The experiments page's live columns: status changes, births and edits (name, tags,
+    archived) of the user's open runs.
 
     It joins the per-experiment groups (no extra broadcast is needed from the step code) and
     relays a summary, not the event log: the list reloads from the database on reconnect.
@@ -274,15 +275,18 @@ class ExperimentListConsumer(_Guarded, AsyncJsonWebsocketConsumer):
 
     async def evolab_event(self, message: dict) -> None:
         event = message["event"]
-        if event["kind"] not in (STATUS, BIRTH) or not await self.still_allowed():
+        kind = event["kind"]
+        if kind not in (STATUS, BIRTH, EDITED) or not await self.still_allowed():
             return
         data = event["data"]
         # A birth says which individual, not which run: read the run's new totals, scoped to
         # the user's teams (which also re-checks permission on every relayed birth).
-        individual = data["id"] if event["kind"] == BIRTH else None
-        experiment = data["id"] if event["kind"] == STATUS else None
+        individual = data["id"] if kind == BIRTH else None
+        experiment = None if kind == BIRTH else data["id"]
         row = await database_sync_to_async(list_row)(self.scope["user"], experiment, individual)
         if row is not None:
+            if kind == EDITED:
+                row |= {"tags": data["tags"], "archived": data["archived"]}
             await self.send_json(row)
 
 
@@ -292,7 +296,7 @@ def list_row(user, experiment_id: int | None, individual_id: int | None) -> dict
         runs = runs.filter(individuals__pk=individual_id)
     else:
         runs = runs.filter(pk=experiment_id)
-    fields = ("pk", "status", "individuals_trained", "best_val_accuracy", "total_flops")
+    fields = ("pk", "name", "status", "individuals_trained", "best_val_accuracy", "total_flops")
     row = runs.values_list(*fields).first()
     return None if row is None else dict(zip(("id", *fields[1:]), row, strict=True))
 

@@ -3,7 +3,8 @@
 One call, `update_experiment`, applies a set of changes in one transaction under the run's
 row lock, after checking all of them: a refused change (a ValueError naming its field, a
 ConfigError, or a TransitionError for a config change once the run has started) changes
-nothing. Deleting a run is evolab.experiments.deletion.
+nothing. An applied one is logged as an `edited` event (events.EDITED), so the run's other
+open pages and the list show it live. Deleting a run is evolab.experiments.deletion.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from . import services, uploads
+from . import events, services, uploads
 from .config import ConfigError, validate_config
 from .models import Experiment, ExperimentTag, Status, TransitionError
 
@@ -100,17 +101,28 @@ def update_experiment(experiment_id: int, changes: dict[str, Any]) -> Experiment
             ExperimentTag.objects.bulk_create(
                 [ExperimentTag(experiment=exp, name=tag) for tag in tags if tag not in have]
             )
+        if changes:  # every open page of the run, and the list, show it (events.EDITED)
+            now = tags if tags is not None else sorted(exp.tag_rows.values_list("name", flat=True))
+            events.emit(exp.pk, events.EDITED, events.edited(exp, now))
     return Experiment.objects.prefetch_related("tag_rows").select_related("best").get(pk=exp.pk)
+
+
+def settings_refusal(exp: Experiment) -> str | None:
+    """Why the run's settings cannot change now (it has started), or None while they can."""
+    if exp.status == Status.QUEUED:
+        return None
+    return (
+        f"The settings of a run cannot change once it has started (it is {exp.status}); "
+        "clone it to run other settings."
+    )
 
 
 def _new_config(exp: Experiment, patch: dict[str, Any]) -> tuple[dict, dict | None]:
     """The run's config with `patch`'s settings replaced, checked as at creation (settings,
     the team's dataset, the split recorded anew), and its split. Only before it starts."""
-    if exp.status != Status.QUEUED:
-        raise TransitionError(
-            f"The settings of a run cannot change once it has started (it is {exp.status}); "
-            "clone it to run other settings."
-        )
+    refused = settings_refusal(exp)
+    if refused:
+        raise TransitionError(refused)
     merged = {**exp.config, **patch}
     config = validate_config(merged, settings.EVOLAB_LIMITS)
     seeded = exp.individuals_created

@@ -29,7 +29,8 @@ PROGRESS = "progress"
 FAILED = "failed"  # a child could not be trained
 STATUS = "status"  # the experiment's status changed
 RESULT = "result"  # test accuracy of the best / the ensemble
-KINDS = (BIRTH, DEATH, STARTED, FAILED, STATUS, RESULT)
+EDITED = "edited"  # renamed, notes, tags, archived or (before the start) settings changed
+KINDS = (BIRTH, DEATH, STARTED, FAILED, STATUS, RESULT, EDITED)
 
 
 # Sent after commit with each transaction's events (experiment_id, messages): how other
@@ -129,6 +130,17 @@ class ResultData(TypedDict):
     ensemble: list[int]
 
 
+class EditedData(TypedDict):
+    """What a run's page, list row and tab show of it after an edit (editing.py), whole."""
+
+    id: int
+    name: str
+    notes: str
+    tags: list[str]
+    archived: bool
+    config: dict[str, Any]
+
+
 class ProgressData(TypedDict):
     id: int
     step: int
@@ -138,7 +150,7 @@ class ProgressData(TypedDict):
 
 PAYLOADS: dict[str, type] = {
     BIRTH: BirthData, DEATH: DeathData, STARTED: StartedData, FAILED: FailedData,
-    STATUS: StatusData, RESULT: ResultData, PROGRESS: ProgressData,
+    STATUS: StatusData, RESULT: ResultData, PROGRESS: ProgressData, EDITED: EditedData,
 }  # fmt: skip
 
 
@@ -223,6 +235,11 @@ def status(exp: Experiment, reason: str | None = None, escape: str | None = None
 def result(best: int, test_accuracy: float, ensemble_accuracy: float, ensemble: list[int]):
     return ResultData(best=best, test_accuracy=test_accuracy,
                       ensemble_test_accuracy=ensemble_accuracy, ensemble=ensemble)  # fmt: skip
+
+
+def edited(exp: Experiment, tags: list[str]) -> EditedData:
+    return {"id": exp.pk, "name": exp.name, "notes": exp.notes, "tags": tags,
+            "archived": exp.archived, "config": exp.config}  # fmt: skip
 
 
 def progress_data(pk: int, step: int, loss: float | None, steps: int) -> ProgressData:

@@ -5,7 +5,9 @@ processes exist, where, on what device, or what the idle ones do. Each Celery po
 therefore writes one small JSON record to Redis (the broker every process already reaches):
 a key that expires LIVE_SECONDS after its last report, and its name in a sorted set scored
 by the report's time. A process killed outright drops out when its key expires; nothing is
-written to the database, so a heartbeat costs no database connection or write.
+written to the database, so a heartbeat costs no database connection or write. A record
+lists the Celery queues its process consumes (`queues`): a run's steps go to one queue (cpu
+or gpu), so only the processes of that queue can train its children.
 """
 
 from __future__ import annotations
@@ -65,29 +67,52 @@ def live() -> list[dict[str, Any]]:
     return sorted(records, key=lambda r: (str(r.get("host")), int(r.get("pid") or 0)))
 
 
-def live_count() -> int | None:
-    """How many processes are live; None when Redis cannot be reached (nothing is known)."""
+def run_queue() -> str:
+    """The Celery queue a run's steps go to: the installation's (EVOLAB_QUEUE, cpu or gpu;
+    taskqueue.send_step sends every step to the default queue, from the web and the workers)."""
+    return settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+def serves(record: dict[str, Any], queue: str) -> bool:
+    """Whether a process takes tasks of `queue` (its record lists the queues it consumes)."""
+    queues = record.get("queues")
+    return isinstance(queues, list) and queue in queues
+
+
+def live_count(queue: str) -> int | None:
+    """How many live processes serve `queue`; None when Redis cannot be reached (nothing is
+    known)."""
     try:
-        return len(live())
+        return sum(serves(record, queue) for record in live())
     except redis.RedisError:
         return None
 
 
-def capacity_notice(asked: int, processes: int | None) -> str | None:
+def capacity_notice(asked: int, processes: int | None, queue: str) -> str | None:
     """What the experiment page says when a run asks for more parallel workers than there are
-    worker processes to run them (None: enough, or nothing known)."""
+    worker processes of its queue to run them (None: enough, or nothing known)."""
     if processes is None or asked <= processes:
         return None
     wants = f"This run asks for {asked} parallel workers"
+    serving = f"of its queue ({queue})"
     if processes == 0:
-        return f"{wants}, and no worker process is running: no child trains until one starts."
+        return (
+            f"{wants}, and no worker process {serving} is running: no child trains until one "
+            "starts."
+        )
     pace = "one at a time" if processes == 1 else f"at most {processes} at a time"
-    running = "1 worker process is" if processes == 1 else f"{processes} worker processes are"
+    running = (
+        f"1 worker process {serving} is"
+        if processes == 1
+        else f"{processes} worker processes {serving} are"
+    )
     return f"{wants}, {running} running: its children train {pace}."
 
 
 def capacity(exp: Experiment) -> dict[str, Any]:
-    """A running run's parallel workers against the live processes, and what to say of it."""
-    asked = exp.cfg.workers
-    live = live_count() if exp.status == Status.RUNNING else None
-    return {"workers": asked, "processes": live, "notice": capacity_notice(asked, live)}
+    """A running run's parallel workers against the live processes that serve its queue (a
+    process of another queue never takes its steps), and what to say of it."""
+    asked, queue = exp.cfg.workers, run_queue()
+    live = live_count(queue) if exp.status == Status.RUNNING else None
+    return {"workers": asked, "processes": live, "queue": queue,
+            "notice": capacity_notice(asked, live, queue)}  # fmt: skip

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api_datasets, views, workers_page
+from . import api_datasets, run_settings, views, workers_page
 
 urlpatterns = [
     path("", views.experiment_list, name="experiment-list"),
@@ -30,5 +30,7 @@ urlpatterns = [
         name="individual-downloads",
     ),
     path("<int:pk>/downloads.json", views.experiment_downloads, name="experiment-downloads"),
+    # Before the controls' <action>/: "settings" is a page, not a control.
+    path("<int:pk>/settings/", run_settings.experiment_settings, name="experiment-settings"),
     path("<int:pk>/<str:action>/", views.experiment_control, name="experiment-control"),
 ]

@@ -22,8 +22,9 @@ from .models import Individual
 from .views import experiment_for
 
 # What a process's record shows of itself (the rest of it is not for the page).
-SHOWN = ("name", "host", "pid", "node", "device", "device_kind", "cores", "threads", "rss_bytes",
-         "gpu_bytes", "started", "beat", "children_done", "children_per_hour")  # fmt: skip
+SHOWN = ("name", "host", "pid", "node", "queues", "device", "device_kind", "cores", "threads",
+         "rss_bytes", "gpu_bytes", "started", "beat", "children_done",
+         "children_per_hour")  # fmt: skip
 POLL_SECONDS = 3
 
 
@@ -80,7 +81,8 @@ def workers_for(user) -> dict[str, Any]:
 
 @login_required
 def workers_page(request: HttpRequest) -> HttpResponse:
-    return render(request, "experiments/workers.html", {"poll_seconds": POLL_SECONDS})
+    context = {"poll_seconds": POLL_SECONDS, "queue": processes.run_queue()}
+    return render(request, "experiments/workers.html", context)
 
 
 @login_required

@@ -1,6 +1,7 @@
 """Managing a run from its page: rename, tag, write notes (HTML in them shows as text and
-never runs), archive (gone from the list, back under the archived filter), delete after
-typing its name."""
+never runs), edit the settings of the run before it starts, archive (gone from the list, back
+under the archived filter), delete after typing its name. Another user's open pages (the
+run's and the list) show the edits live."""
 
 import shutil
 from pathlib import Path
@@ -18,12 +19,20 @@ NOTES = "## Plan\n**bold** <script>window.__ran = 1</script> <img src=x onerror=
         "- [docs](https://example.org) [bad](javascript:window.__ran=2)"  # fmt: skip
 
 
-def test_rename_tag_annotate_archive_and_delete(stack, page, artefacts):
+def test_rename_tag_annotate_archive_and_delete(stack, page, browser, artefacts):
     mia = stack.session("mia")
     config = {"dataset": "digits", "population": 2, "max_individuals": 2, "steps_per_child": 5}
     r = mia.post(f"{stack.url}/api/experiments/", json={"name": "x (clone)", "config": config},
                  timeout=30)  # fmt: skip
     run_id, name = r.json()["id"], f"renamed {stack.kind}"
+    # vic (a viewer of the team) has the run's page and the list open in another browser:
+    # mia's edits reach both without a reload.
+    others = browser.new_context(viewport={"width": 1300, "height": 900})
+    vic_list, vic_run = others.new_page(), others.new_page()
+    log_in(vic_list, stack, "vic")
+    vic_list.wait_for_selector("#conn.live")
+    vic_run.goto(f"{stack.url}/experiments/{run_id}/")
+    vic_run.wait_for_selector("#conn.live")
     log_in(page, stack)
     page.goto(f"{stack.url}/experiments/{run_id}/")
 
@@ -31,6 +40,9 @@ def test_rename_tag_annotate_archive_and_delete(stack, page, artefacts):
     page.fill("#rename-input", name)
     page.click("#rename-form button:not([data-cancel])")
     page.wait_for_selector(f"#experiment h1:text-is('{name}')")
+    vic_run.wait_for_selector(f"#experiment h1:text-is('{name}')")
+    vic_list.wait_for_selector(f"tr[data-id='{run_id}'] [data-field=name] a:text-is('{name}')")
+    assert name in vic_run.title(), vic_run.title()
     # A live status update (here: the workers set through the API) keeps the new name in the
     # tab's title: the page's copy of the run was renamed too.
     r = mia.post(f"{stack.url}/api/experiments/{run_id}/workers/", json={"workers": 2},
@@ -44,12 +56,26 @@ def test_rename_tag_annotate_archive_and_delete(stack, page, artefacts):
     page.click("#tags-form button:not([data-cancel])")
     page.wait_for_selector("#tags-view [data-tag=lr-sweep]")
     assert page.text_content("#tags-view") == "baselinelr-sweep"
+    vic_run.wait_for_selector("#tags-view [data-tag=lr-sweep]")
+    vic_list.wait_for_selector(f"tr[data-id='{run_id}'] a.tag:text-is('lr-sweep')")
 
     page.click("#notes-edit")
     page.fill("#notes-input", NOTES)
     assert page.text_content("#notes-preview strong") == "bold"  # the preview, live
     page.click("#notes-form button:not([data-cancel])")
     page.wait_for_selector("#notes-view h4")
+    vic_run.wait_for_selector("#notes-view h4")
+    assert vic_run.evaluate("window.__ran") is None
+
+    # Not started yet: its settings open in the run form, and a save changes this run.
+    page.click("[data-action=settings]")
+    page.wait_for_selector("h1:text-is('Edit settings')")
+    page.fill("#id_steps_per_child", "7")
+    page.click(".run-form button[type=submit]")
+    page.wait_for_url(f"{stack.url}/experiments/{run_id}/")
+    assert page.text_content("[data-config=steps_per_child]") == "7"
+    vic_run.wait_for_selector("[data-config=steps_per_child]:text-is('7')")
+    others.close()
     page.reload()  # the notes as stored, rendered anew
     page.wait_for_selector("#notes-view h4")
     view = page.locator("#notes-view")

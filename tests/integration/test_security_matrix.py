@@ -24,7 +24,12 @@ CONFIG = {"dataset": "digits", "population": 3, "workers": 1, "steps_per_child":
 PUBLIC = {None, "healthz", "login", "logout", "password_reset", "password_reset_done",
           "password_reset_confirm", "password_reset_complete", "signup", "invitation",
           "invitation-open", "schema", "api-docs"}  # fmt: skip
-MEMBER_POSTS = {"experiment-control", "api-individual-pin", "api-dataset-list"} | {
+MEMBER_POSTS = {
+    "experiment-control",
+    "experiment-settings",
+    "api-individual-pin",
+    "api-dataset-list",
+} | {
     f"api-experiment-{verb}"
     for verb in ("start", "pause", "resume", "stop", "clone", "workers", "escape", "evaluate")
 }
@@ -380,3 +385,49 @@ def test_the_workers_page_names_a_teams_child_to_that_team_only(world):
             wait_for(seen_busy, 30, f"{username} to see the process busy", 0.2)
     finally:
         mia.post(f"{stack.url}/api/experiments/{exp['id']}/stop/", timeout=30)
+
+
+def test_only_the_teams_members_and_admins_edit_a_queued_runs_settings(world):
+    """The Edit settings page (GET and POST) and PATCH with a config, on a run that has not
+    started (so no 409 hides a refusal): another team's users get the 404 of no run, the
+    team's viewers a 403, a logged-out user the login (page) or a 401/403 (JSON); nothing
+    changes for any of them. A member may."""
+    import requests
+
+    stack, _, _ = world
+    mia = stack.session("mia")
+    r = mia.post(f"{stack.url}/api/experiments/", json={"name": "draft", "config": CONFIG},
+                 timeout=30)  # fmt: skip
+    draft = r.json()["id"]
+    page = f"{stack.url}/experiments/{draft}/settings/"
+    api = f"{stack.url}/api/experiments/{draft}/"
+    form = {
+        "name": "stolen",
+        "dataset": "digits",
+        "population": "3",
+        "max_individuals": "4",
+        "selection": "tournament",
+    }
+    before = run_fields(stack, mia, draft)
+    try:
+        for username, code in [("olga", 404), ("omar", 404), ("oscar", 404), ("vic", 403),
+                               ("tess", 403), (None, None)]:  # fmt: skip
+            s = stack.session(username) if username else requests.Session()
+            answers = [s.get(page, timeout=30, allow_redirects=False),
+                       s.post(page, data=form, timeout=30, allow_redirects=False)]  # fmt: skip
+            patched = s.patch(api, json={"config": {"seed": 11}}, timeout=30)
+            if username is None:  # its POST has no CSRF token either: a 403 before the login
+                assert answers[0].status_code == 302
+                assert "/accounts/login/" in answers[0].headers["Location"]
+                assert answers[1].status_code in (302, 403)
+                assert patched.status_code in (401, 403) and "detail" in patched.json()
+            else:
+                assert [r.status_code for r in answers] == [code, code], username
+                assert patched.status_code == code, username
+        assert run_fields(stack, mia, draft) == before
+        assert mia.get(page, timeout=30).status_code == 200
+        r = mia.post(page, data={**form, "name": "draft b"}, timeout=30, allow_redirects=False)
+        assert r.status_code == 302, r.text[-1500:]
+        assert run_fields(stack, mia, draft)[0] == "draft b"
+    finally:
+        mia.delete(api, timeout=30)

@@ -53,7 +53,7 @@ LAYERS = [
      "report", "report_svg", "report_arch", "editing", "deletion"},
     {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
      "urls", "forms", "warmstart_form", "admin", "management", "apps", "listing", "api_editing",
-     "workers_page"},
+     "workers_page", "run_settings"},
 ]  # fmt: skip
 
 

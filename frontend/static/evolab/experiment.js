@@ -88,6 +88,12 @@ const handlers = {
     state.exp.test_accuracy = d.test_accuracy;
     state.exp.ensemble_test_accuracy = d.ensemble_test_accuracy;
   },
+  edited(d) { // renamed, annotated, tagged, archived or its settings changed, here or elsewhere
+    Object.assign(state.exp, { name: d.name, config: d.config });
+    for (const el of document.querySelectorAll("#experiment [data-config]")) el.textContent = d.config[el.dataset.config] ?? "";
+    // manage.js shows the rest (the heading, tags, notes, the archived badge)
+    document.dispatchEvent(new CustomEvent("evolab:edited", { detail: { name: d.name, notes: d.notes, tags: d.tags, archived: d.archived } }));
+  },
 };
 
 function apply(event) {

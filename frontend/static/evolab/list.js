@@ -1,5 +1,6 @@
-// Experiments page: live status, counts and best accuracy of the team's open runs, pushed by
-// /ws/experiments/. On reconnect the page reloads its rows from the database (the truth).
+// Experiments page: live status, counts, best accuracy, name, tags and archived badge of the
+// team's open runs, pushed by /ws/experiments/. On reconnect the page reloads its rows from
+// the database (the truth).
 import { fmtFlops, pct } from "./panels.js";
 
 const table = document.getElementById("runs");
@@ -8,6 +9,7 @@ const conn = document.getElementById("conn");
 function showRow(row) {
   const tr = table?.querySelector(`tr[data-id="${row.id}"]`);
   if (!tr) return;
+  if (row.tags) showEdited(tr, row); // an edit: name, tags, archived
   const status = tr.querySelector("[data-field=status]");
   status.textContent = row.status;
   status.className = `status ${row.status}`;
@@ -16,6 +18,22 @@ function showRow(row) {
   tr.querySelector("[data-field=total_flops]").textContent = fmtFlops(row.total_flops);
   const noCurve = tr.querySelector("[data-field=no_sparkline]"); // drawn at page load only
   if (noCurve && row.individuals_trained > 0) noCurve.textContent = "reload to draw";
+}
+
+function showEdited(tr, row) {
+  const cell = tr.querySelector("[data-field=name]");
+  const link = cell.querySelector("a");
+  link.textContent = row.name;
+  tr.querySelector("input[name=ids]").setAttribute("aria-label", `compare ${row.name}`);
+  const extras = [];
+  if (row.archived) extras.push(" ", Object.assign(document.createElement("span"), { className: "badge archived", textContent: "archived" }));
+  if (row.tags.length) extras.push(" ");
+  for (const tag of row.tags) {
+    const a = Object.assign(document.createElement("a"), { className: "tag", textContent: tag });
+    a.href = `?tag=${encodeURIComponent(tag)}`;
+    extras.push(a);
+  }
+  cell.replaceChildren(link, ...extras);
 }
 
 function formatStatic() {

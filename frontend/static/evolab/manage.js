@@ -1,7 +1,7 @@
 // Run management on the experiment page (experiments/_manage.html): rename inline, tags,
 // notes with a live Markdown preview, archive / unarchive and delete (after typing the
 // run's name), each one PATCH or DELETE /api/experiments/<id>/. The server checks
-// everything; its message is shown as it says it.
+// everything; its message is shown as it says it. Edits made elsewhere arrive live.
 import { renderMarkdown } from "./markdown.js";
 
 const root = document.getElementById("manage");
@@ -159,8 +159,17 @@ function wireDelete() {
   });
 }
 
+// An edit by anyone (another page, the API), live (experiment.js relays the `edited` event).
+function showEdited({ name, notes: text, tags, archived }) {
+  if (name !== root.dataset.name) showName(name);
+  showTags(tags);
+  showArchived(archived);
+  if (text !== notes) { notes = text; showNotes(); }
+}
+
 if (root) {
   showNotes();
   wireEditors();
   wireDelete();
+  document.addEventListener("evolab:edited", (e) => showEdited(e.detail));
 }

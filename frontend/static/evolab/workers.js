@@ -34,7 +34,7 @@ function row(p) {
   const device = p.device_kind === "cpu" ? `${p.device}, ${p.threads} torch thread${p.threads === 1 ? "" : "s"}` : p.device;
   return h("tr", { "data-name": p.name, "data-state": p.state },
     h("td", {}, h("strong", {}, p.host), h("small", {}, ` pid ${p.pid}`), p.node ? h("br") : null, p.node ? h("small", {}, p.node) : null),
-    h("td", {}, device || "–"), now(p), progress(p),
+    h("td", {}, device || "–", p.queues?.length ? h("small", {}, ` · queue ${p.queues.join(", ")}`) : null), now(p), progress(p),
     h("td", { class: "num" }, (p.children_per_hour ?? 0).toLocaleString(undefined, { maximumFractionDigits: 0 })),
     h("td", { class: "num" }, (p.children_done ?? 0).toLocaleString()),
     h("td", { class: "num" }, memory(p)),

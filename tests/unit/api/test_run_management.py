@@ -1,9 +1,15 @@
 """PATCH /api/experiments/<id>/: rename, notes, tags, archive, and the settings of a run that
 has not started; all or nothing, by the team's members and admins only."""
 
+import asyncio
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
 from evolab.accounts.services import create_token
-from evolab.experiments import services
-from evolab.experiments.models import Experiment
+from evolab.experiments import sender, services
+from evolab.experiments.events import group_name
+from evolab.experiments.models import Event, Experiment
 
 from .conftest import api
 
@@ -108,3 +114,27 @@ def test_the_page_shows_notes_to_viewers_and_the_controls_to_members(member, vie
     client.force_login(member)
     page = client.get(f"/experiments/{exp.pk}/").content.decode()
     assert 'id="delete"' in page and 'id="rename"' in page and 'id="notes-edit"' in page
+
+
+def test_an_edit_is_sent_to_the_runs_open_pages(
+    member, exp, monkeypatch, django_capture_on_commit_callbacks
+):
+    """PATCH logs an `edited` event with the run as it now is and, after commit, sends it to
+    the run's group on the channel layer (the unit tests' in-memory one), as the pages get it."""
+    fresh = sender.EventSender()  # its loop takes this test's layer (the process's kept its first)
+    monkeypatch.setattr(sender, "sender", fresh)
+    layer = get_channel_layer()
+    page = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group_name(exp.pk), page)
+    with django_capture_on_commit_callbacks(execute=True):
+        r = patch(member, exp.pk, {"name": "renamed live", "tags": ["Live"], "notes": "n"})
+    assert r.status_code == 200
+    fresh.drain()
+    message = async_to_sync(asyncio.wait_for)(layer.receive(page), 5)
+    assert message["type"] == "evolab.event" and message["event"]["kind"] == "edited"
+    data = message["event"]["data"]
+    assert (data["id"], data["name"], data["tags"], data["notes"]) == (
+        exp.pk, "renamed live", ["live"], "n")  # fmt: skip
+    assert data["archived"] is False and data["config"] == exp.config
+    logged = Event.objects.get(experiment=exp, seq=message["event"]["seq"])
+    assert logged.to_message() == message["event"]

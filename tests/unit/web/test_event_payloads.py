@@ -8,6 +8,7 @@ import typing
 from pathlib import Path
 
 from evolab.experiments import events
+from evolab.experiments.models import Experiment
 
 JS = Path(__file__).resolve().parents[3] / "frontend" / "static" / "evolab" / "experiment.js"
 
@@ -38,6 +39,7 @@ def test_the_page_handles_every_kind_and_reads_only_keys_the_builders_write():
     }
     assert not missing, f"the page reads keys no builder writes: {missing}"
     assert read[events.BIRTH] >= {"id", "val_accuracy", "weights_bytes_total"}  # it did parse
+    assert read[events.EDITED] >= {"name", "notes", "tags", "archived", "config"}
 
 
 def test_builders_write_exactly_their_typed_keys():
@@ -49,6 +51,8 @@ def test_builders_write_exactly_their_typed_keys():
     assert set(events.failed(1, "x")) == _keys(events.FAILED)
     assert set(events.progress_data(1, 2, None, 3)) == _keys(events.PROGRESS)
     assert set(events.result(1, 0.5, 0.5, [1])) == _keys(events.RESULT)
+    run = Experiment(pk=1, name="n", notes="", archived=False, config={"population": 2})
+    assert set(events.edited(run, ["a"])) == _keys(events.EDITED)
     # evolab_birth adds id and number on the server to what started_rest gives it.
     assert {"id", "number", *events.started_rest("w", None, None)} == set(
         typing.get_type_hints(events.StartedData)

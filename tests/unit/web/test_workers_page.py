@@ -41,8 +41,9 @@ def training_child(team, user, name: str, workers: int = 2) -> Individual:
     )
 
 
-def report(pid: int, child: Individual | None = None, done: int = 0) -> None:
-    """What the worker-side code (workers/process_beat.py) writes for one process."""
+def report(pid: int, child: Individual | None = None, done: int = 0, queue: str = "") -> None:
+    """What the worker-side code (workers/process_beat.py) writes for one process; `queue`:
+    it consumes that queue instead of its own (this process's, the default: cpu)."""
     activity = process_beat.Activity()
     for _ in range(done):
         activity.training(0, 0, 0, "w0@lab")
@@ -50,6 +51,8 @@ def report(pid: int, child: Individual | None = None, done: int = 0) -> None:
     if child is not None:
         activity.training(child.experiment_id, child.pk, child.number, "w0@lab")
     record = process_beat.record(CPU, process_beat.describe_device(CPU), activity)
+    if queue:
+        record["queues"] = [queue]
     processes.report({**record, "name": f"lab-{pid}:{pid}", "host": f"lab-{pid}", "pid": pid})
 
 
@@ -75,6 +78,7 @@ def test_each_user_sees_every_process_but_only_their_teams_children(
     assert rows[3]["state"] == "idle" and rows[3]["children_done"] == 3
     assert rows[3]["children_per_hour"] > 0 and rows[1]["device"].startswith("CPU, ")
     assert rows[1]["rss_bytes"] > 10_000_000 and rows[1]["node"] == "w0@lab"
+    assert rows[1]["queues"] == ["cpu"]  # what this process would consume: the default queue
     assert body["summary"] | {"children_per_hour": 0} == {
         "processes": 3, "training": 1, "busy": 1, "idle": 1, "children_per_hour": 0}  # fmt: skip
     text = client.get("/experiments/workers.json").content.decode()
@@ -118,35 +122,44 @@ def test_children_per_hour_counts_the_last_hour_only():
 @pytest.mark.parametrize(
     "asked,live,notice",
     [
-        (4, 1, "This run asks for 4 parallel workers, 1 worker process is running: "
-               "its children train one at a time."),
-        (4, 2, "This run asks for 4 parallel workers, 2 worker processes are running: "
-               "its children train at most 2 at a time."),
-        (2, 0, "This run asks for 2 parallel workers, and no worker process is running: "
-               "no child trains until one starts."),
+        (4, 1, "This run asks for 4 parallel workers, 1 worker process of its queue (gpu) is "
+               "running: its children train one at a time."),
+        (4, 2, "This run asks for 4 parallel workers, 2 worker processes of its queue (gpu) are "
+               "running: its children train at most 2 at a time."),
+        (2, 0, "This run asks for 2 parallel workers, and no worker process of its queue (gpu) "
+               "is running: no child trains until one starts."),
         (2, 2, None),
         (2, None, None),  # Redis unreachable: nothing is known, nothing is said
     ],
 )  # fmt: skip
 def test_the_capacity_notice_says_how_children_will_train(asked, live, notice):
-    assert processes.capacity_notice(asked, live) == notice
+    assert processes.capacity_notice(asked, live, "gpu") == notice
 
 
 @pytest.mark.django_db
 def test_the_experiment_page_says_when_a_run_asks_for_more_workers_than_processes(
-    registry, client, team, member
+    registry, settings, client, team, member
 ):
+    """Only the processes of the run's queue count: a gpu process never takes a cpu run's
+    steps (and the other way round)."""
     child = training_child(team, member, "wide", workers=4)
     report(1, child)
+    for pid in (2, 3, 4):
+        report(pid, queue="gpu")  # live, but of the other queue
     client.force_login(member)
     page = client.get(f"/experiments/{child.experiment_id}/").content.decode()
     expected = (
-        "asks for 4 parallel workers, 1 worker process is running: its children train one at a time"
+        "asks for 4 parallel workers, 1 worker process of its queue (cpu) is running: its "
+        "children train one at a time"
     )
     assert expected in page
     live = client.get(f"/experiments/{child.experiment_id}/capacity.json").json()
-    assert live == {"workers": 4, "processes": 1, "notice": f"This run {expected}."}
-    for pid in (2, 3, 4):
+    assert live == {"workers": 4, "processes": 1, "queue": "cpu", "notice": f"This run {expected}."}
+    assert client.get("/experiments/workers.json").json()["summary"]["processes"] == 4
+    settings.CELERY_TASK_DEFAULT_QUEUE = "gpu"  # an installation whose runs go to the gpu queue
+    assert client.get(f"/experiments/{child.experiment_id}/capacity.json").json()["processes"] == 3
+    settings.CELERY_TASK_DEFAULT_QUEUE = "cpu"
+    for pid in (5, 6, 7):
         report(pid)
     assert client.get(f"/experiments/{child.experiment_id}/capacity.json").json()["notice"] is None
     page = client.get(f"/experiments/{child.experiment_id}/").content.decode()
