@@ -30,5 +30,6 @@ urlpatterns = [
         name="individual-downloads",
     ),
     path("<int:pk>/downloads.json", views.experiment_downloads, name="experiment-downloads"),
+    path("<int:pk>/seed/", views.experiment_seed, name="experiment-seed"),  # before actions
     path("<int:pk>/<str:action>/", views.experiment_control, name="experiment-control"),
 ]

@@ -24,7 +24,12 @@ CONFIG = {"dataset": "digits", "population": 3, "workers": 1, "steps_per_child":
 PUBLIC = {None, "healthz", "login", "logout", "password_reset", "password_reset_done",
           "password_reset_confirm", "password_reset_complete", "signup", "invitation",
           "invitation-open", "schema", "api-docs"}  # fmt: skip
-MEMBER_POSTS = {"experiment-control", "api-individual-pin", "api-dataset-list"} | {
+MEMBER_POSTS = {
+    "experiment-control",
+    "experiment-seed",
+    "api-individual-pin",
+    "api-dataset-list",
+} | {
     f"api-experiment-{verb}"
     for verb in ("start", "pause", "resume", "stop", "clone", "workers", "escape", "evaluate")
 }
