@@ -133,7 +133,9 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
                "actions": actions.allowed(exp)}  # fmt: skip
     context["capacity"] = processes.capacity(exp)  # more workers asked than processes?
     if can_control and exp.status == Status.QUEUED:  # its import of DNA files
-        context["seed_form"] = SeedFilesForm(prefix="seed")
+        context["seed_form"] = form = SeedFilesForm(prefix="seed")
+        for field in form.fields.values():  # disabled live once it starts (experiment.js)
+            field.widget.attrs.update({"data-action": "seed", "data-needs": "start"})
         context["seed_room"] = max(0, exp.cfg.population - exp.individuals_created)
     return render(request, "experiments/detail.html", context)
 

@@ -97,6 +97,7 @@ class StartFromForm(SeedFilesForm):
     def __init__(self, *args, teams=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["dna"].label = "Or start from DNA files"
+        self.fields["dna"].help_text += " Not with a run: one or the other."
         runs = (
             Experiment.objects.filter(team__in=teams)
             .exclude(status=Status.QUEUED)
