@@ -6,7 +6,7 @@
     evolab watch RUN
     evolab download [RUN] [--individual ID] --format FORMAT [-o FILE]
     evolab import-dna RUN FILE [--weights FILE]
-    evolab report RUN [-o FILE]
+    evolab report RUN [-o FILE.html|FILE.pdf] [--format html|pdf]
     evolab datasets | teams | logout
 
 `--json` prints what the server answered, as JSON (one object per line for `watch`). Exit
@@ -213,7 +213,8 @@ def cmd_import_dna(args) -> int:
 
 
 def cmd_report(args) -> int:
-    return _wrote(args, lab_for(args).experiments.get(args.run).download_report(args.output))
+    run = lab_for(args).experiments.get(args.run)
+    return _wrote(args, run.download_report(args.output, format=args.format))
 
 
 # --- the parser ---------------------------------------------------------------------------
@@ -327,9 +328,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="its weights, .safetensors")
     p.set_defaults(func=cmd_import_dna)
 
-    p = sub.add_parser("report", parents=common, help="a run's report, one self-contained HTML")
+    p = sub.add_parser("report", parents=common,
+                       help="a run's report, one self-contained HTML file or a PDF")  # fmt: skip
     p.add_argument("run", type=_run_id)
     p.add_argument("--output", "-o", help="file or directory (default: the server's name here)")
+    p.add_argument("--format", "-f", choices=("html", "pdf"),
+                   help="default: pdf if --output ends in .pdf, else html")  # fmt: skip
     p.set_defaults(func=cmd_report)
     return top
 

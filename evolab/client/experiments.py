@@ -194,11 +194,14 @@ class Run(_Record):
             "experiments.download", self.id, {"format": "ensemble"}, path
         )
 
-    def download_report(self, path: str | Path | None = None) -> Path:
-        """The run report as one self-contained HTML file (opens offline): the population
-        over time, the best's architecture and lineage, accuracy against FLOPs, mutation
-        statistics, budget, config, test accuracy, repeats of its config."""
-        return self._lab.http.download("experiments.report", self.id, {}, path)
+    def download_report(self, path: str | Path | None = None, format: str | None = None) -> Path:
+        """The run report as one self-contained HTML file (opens offline), or as a PDF: the
+        population over time, the best's architecture and lineage, accuracy against FLOPs,
+        mutation statistics, budget, config, test accuracy, repeats of its config. `format`
+        "html" or "pdf"; by default "pdf" when `path` ends in .pdf, else "html"."""
+        if format is None:
+            format = "pdf" if str(path or "").lower().endswith(".pdf") else "html"
+        return self._lab.http.download("experiments.report", self.id, {"format": format}, path)
 
     # --- following -------------------------------------------------------------------
     def watch(

@@ -24,6 +24,7 @@ urlpatterns = [
     ),
     path("<int:pk>/report/", views.experiment_report, name="experiment-report"),
     path("<int:pk>/report.html", views.experiment_report_file, name="experiment-report-file"),
+    path("<int:pk>/report.pdf", views.experiment_report_pdf, name="experiment-report-pdf"),
     path(
         "<int:pk>/individuals/<int:number>/downloads.json",
         views.individual_downloads,

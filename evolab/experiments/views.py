@@ -232,6 +232,13 @@ def experiment_report_file(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_safe
+def experiment_report_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run report as a PDF (the same file, laid out by WeasyPrint), an attachment."""
+    return report.attachment(request, experiment_for(request, pk), "pdf")
+
+
+@login_required
 @require_POST
 def experiment_control(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """The page's run controls; members and admins only (a viewer gets the 404 of a stranger)."""

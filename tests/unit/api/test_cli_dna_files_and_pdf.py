@@ -1,7 +1,7 @@
 """The CLI in one go (issue #18): `evolab runs create ... --dna FILE [--weights FILE]` makes a
 run seeded from DNA files (created queued, the files imported, then started unless
 --no-start: here it is not started, as a start needs the broker), a refused file leaves no
-run behind."""
+run behind; `evolab report RUN -o FILE.pdf` writes the PDF."""
 
 import json
 
@@ -24,7 +24,7 @@ def logged_in(member, live_server, monkeypatch, tmp_path):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_runs_create_with_dna_files(logged_in, capsys):
+def test_runs_create_with_dna_files_and_a_report_as_pdf(logged_in, capsys):
     folder, dna = logged_in, seed_dna()
     (folder / "cat.json").write_text(json.dumps(dna.to_json()))
     (folder / "cat.safetensors").write_bytes(weights_for(dna))
@@ -40,6 +40,11 @@ def test_runs_create_with_dna_files(logged_in, capsys):
     assert [(s.number, DNA.from_json(s.dna), bool(s.weights)) for s in seeds[:2]] == [
         (0, dna, True), (1, DNA.initial(), False)
     ]  # fmt: skip
+
+    assert cli.main(["report", str(run.pk), "-o", str(folder / "run.pdf")]) == cli.OK
+    assert (folder / "run.pdf").read_bytes().startswith(b"%PDF-")
+    assert cli.main(["report", str(run.pk), "-o", str(folder / "run.html")]) == cli.OK
+    assert (folder / "run.html").read_text().startswith("<!doctype html>")
 
 
 @pytest.mark.django_db(transaction=True)
