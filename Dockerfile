@@ -11,6 +11,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     EVOLAB_DATA_DIR=/data/datasets
 
 WORKDIR /app
+# Pango (with its FreeType part and HarfBuzz's subsetter) and a font: WeasyPrint lays out the
+# run report's PDF with them; the slim image has neither.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+       libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 COPY manage.py pyproject.toml ./

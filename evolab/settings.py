@@ -335,7 +335,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_choice("LOG_LEVEL", _LEVELS, "info").upper()},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    # WeasyPrint (the report's PDF) logs each layout step, and the screen-only CSS it skips.
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "weasyprint": {"level": "ERROR"}},
 }
 
 # --- EvoLab limits (form and API validation; docs/ALGORITHM.md §1 defaults) --------------------

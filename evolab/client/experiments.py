@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 from .http import EvoLabError
 from .routes import TERMINAL
@@ -14,6 +14,11 @@ from .watch import Event, events
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import EvoLab
+
+
+# A DNA file to import (a path or its bytes), or one with its weights (.safetensors).
+Source = Union[str, Path, bytes]  # noqa: UP007 (a runtime alias)
+Seed = Union[Source, tuple[Source, Union[Source, None]]]  # noqa: UP007
 
 
 def _field(key: str) -> property:
@@ -189,11 +194,14 @@ class Run(_Record):
             "experiments.download", self.id, {"format": "ensemble"}, path
         )
 
-    def download_report(self, path: str | Path | None = None) -> Path:
-        """The run report as one self-contained HTML file (opens offline): the population
-        over time, the best's architecture and lineage, accuracy against FLOPs, mutation
-        statistics, budget, config, test accuracy, repeats of its config."""
-        return self._lab.http.download("experiments.report", self.id, {}, path)
+    def download_report(self, path: str | Path | None = None, format: str | None = None) -> Path:
+        """The run report as one self-contained HTML file (opens offline), or as a PDF: the
+        population over time, the best's architecture and lineage, accuracy against FLOPs,
+        mutation statistics, budget, config, test accuracy, repeats of its config. `format`
+        "html" or "pdf"; by default "pdf" when `path` ends in .pdf, else "html"."""
+        if format is None:
+            format = "pdf" if str(path or "").lower().endswith(".pdf") else "html"
+        return self._lab.http.download("experiments.report", self.id, {"format": format}, path)
 
     # --- following -------------------------------------------------------------------
     def watch(
@@ -255,13 +263,25 @@ class Experiments:
         team: int | None = None,
         from_run: int | Run | None = None,
         best: int | None = None,
+        import_dna: Sequence[Seed] = (),
         **config: Any,
     ) -> Run:
         """Create a run (and start it unless `start=False`). Any other setting goes in
         `config` by its name: steps_per_child, max_individuals, max_seconds, max_flops,
         selection, seed, ... (docs/ALGORITHM.md); unset ones take the server's defaults.
         `team`: the team's id, needed when you are a member of several. `from_run`: a warm
-        start from that run of the same team, its alive individuals, or its `best` k."""
+        start from that run of the same team, its alive individuals, or its `best` k.
+        `import_dna`: DNA files (a path or bytes, or a (DNA, weights) pair) that join the
+        initial population before it starts, as `Run.import_dna` adds them; if the server
+        refuses one, the new run is deleted again and the refusal raised."""
+        if import_dna:
+            if from_run is not None:
+                raise ValueError("from_run or import_dna, not both")
+            files = _seed_files(import_dna)  # read first: a missing file creates nothing
+            run = self.create(name, dataset, population, workers, start=False, team=team,
+                              **config)  # fmt: skip
+            _seed(run, files)
+            return run.start() if start else run.refresh()
         settings = {"dataset": dataset, "population": population, "workers": workers, **config}
         body: dict[str, Any] = {
             "name": name,
@@ -307,6 +327,31 @@ def _read(source: str | Path | bytes) -> bytes:
         return Path(source).read_bytes()
     except OSError as exc:
         raise EvoLabError(None, f"Cannot read {source}: {exc.strerror}") from None
+
+
+def _seed_files(seeds: Sequence[Seed]) -> list[tuple[str, bytes, bytes | None]]:
+    """(what to call it in a message, DNA bytes, weights bytes or None) of each seed."""
+    out = []
+    for seed in seeds:
+        dna, weights = seed if isinstance(seed, tuple) else (seed, None)
+        shown = "DNA bytes" if isinstance(dna, bytes) else str(dna)
+        out.append((shown, _read(dna), None if weights is None else _read(weights)))
+    return out
+
+
+def _seed(run: Run, files: list[tuple[str, bytes, bytes | None]]) -> None:
+    """Import each file into the new, queued `run`; if one is refused, delete the run
+    (none of it stays) and raise the refusal, naming the file."""
+    try:
+        for shown, dna, weights in files:
+            try:
+                run.import_dna(dna, weights)
+            except EvoLabError as exc:
+                message = f"{shown}: {exc.message} (the new run was deleted again)"
+                raise EvoLabError(exc.status, message, exc.body) from None
+    except BaseException:
+        run.delete()
+        raise
 
 
 def _interactive() -> bool:

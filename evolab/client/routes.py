@@ -76,7 +76,7 @@ ROUTES: dict[str, Route] = {
         reads=INDIVIDUAL_FIELDS,
     ),  # fmt: skip
     "experiments.download": Route("GET", "/api/experiments/{id}/download/", ("format",)),
-    "experiments.report": Route("GET", "/api/experiments/{id}/report/"),
+    "experiments.report": Route("GET", "/api/experiments/{id}/report/", ("format",)),
     "experiments.seed": Route(
         "POST", "/api/experiments/{id}/seed/", sends=("dna", "weights"), reads=INDIVIDUAL_FIELDS
     ),

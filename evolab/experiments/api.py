@@ -60,6 +60,12 @@ ADJUST_CONFLICT = OpenApiResponse(
 FORBIDDEN = OpenApiResponse(description="Your role in this team does not allow it.")
 BINARY = OpenApiResponse(OpenApiTypes.BINARY, description="The file, as an attachment.")
 ENSEMBLE_FORMAT = Query("format", choices=("ensemble",), default="ensemble")
+REPORT_FORMAT = Query(
+    "format",
+    choices=("html", "pdf"),
+    default="html",
+    description="html: one self-contained HTML file; pdf: the same report as a PDF (A4).",
+)
 INDIVIDUAL_FORMAT = Query(
     "format",
     choices=downloads.FORMATS,
@@ -373,20 +379,25 @@ class ExperimentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return downloads.ensemble_download(exp)
 
     @extend_schema(
+        parameters=[REPORT_FORMAT.parameter()],
         responses={
             (200, "text/html"): OpenApiResponse(
                 OpenApiTypes.STR,
                 description="One self-contained HTML file (figures as inline SVG, the "
                 "stylesheet inlined, no script): an attachment.",
-            )
+            ),
+            (200, "application/pdf"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="format=pdf: the report as a PDF, an attachment."
+            ),
         },
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], content_negotiation_class=AnyAccept)
     def report(self, request, pk=None) -> HttpResponse:
-        """The run report, as /experiments/<id>/report.html: the population over time with
-        the best so far, the best's architecture and lineage, accuracy against FLOPs,
-        mutation statistics, budget, config, test accuracy and repeats of its config."""
-        return report_attachment(request, self.get_object())
+        """The run report, as /experiments/<id>/report.html (or .pdf): the population over
+        time with the best so far, the best's architecture and lineage, accuracy against
+        FLOPs, mutation statistics, budget, config, test accuracy and repeats of its config."""
+        exp = self.get_object()
+        return report_attachment(request, exp, REPORT_FORMAT.read(request.query_params))
 
 
 class IndividualViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -24,6 +24,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
+from evolab.evolution.config import EvolutionConfig
 from evolab.evolution.dna import DNA, DNAError
 from evolab.evolution.step import child_limits
 
@@ -117,13 +118,13 @@ def _check_tensors(header: dict, body: int) -> None:
         raise ImportError_("weights", "bytes between or after the tensors (not safetensors)")
 
 
-def parse_dna(data: bytes, exp: Experiment) -> DNA:
+def parse_dna(data: bytes, cfg: EvolutionConfig) -> DNA:
+    """The DNA, checked against the limits of a run of `cfg` (its batch and input)."""
     if len(data) > MAX_DNA_BYTES:
         raise ImportError_("dna", f"DNA file over {MAX_DNA_BYTES} bytes")
     refused = sniff_refused(data)
     if refused:
         raise ImportError_("dna", f"{refused} is refused: upload a DNA as JSON")
-    cfg = exp.cfg
     try:
         return DNA.from_json_text(
             data,
@@ -134,18 +135,18 @@ def parse_dna(data: bytes, exp: Experiment) -> DNA:
         raise ImportError_("dna", f"invalid DNA: {exc}") from None
 
 
-def check_weights_fit(header: dict, dna: DNA, exp: Experiment) -> None:
+def check_weights_fit(header: dict, dna: DNA, cfg: EvolutionConfig) -> None:
     """Every tensor the DNA's network has, of its shape, and nothing else (header-checked
     already). The network is built on the meta device: shapes without memory."""
     import torch
 
     from evolab.evolution.network import build_network
 
-    classes = KNOWN_CLASSES.get(exp.cfg.dataset)
+    classes = KNOWN_CLASSES.get(cfg.dataset)
     if classes is None:  # image folders: the class count is known only to the workers
         return
     with torch.device("meta"):
-        model = build_network(dna, exp.cfg.in_shape, classes)
+        model = build_network(dna, cfg.in_shape, classes)
     wanted = {name: list(t.shape) for name, t in model.state_dict().items()}
     given = {name: info["shape"] for name, info in header.items() if name != "__metadata__"}
     missing, unexpected = sorted(wanted.keys() - given.keys()), sorted(given.keys() - wanted)
@@ -163,14 +164,24 @@ def check_weights_fit(header: dict, dna: DNA, exp: Experiment) -> None:
         raise ImportError_("weights", f"weights do not fit this DNA ({'; '.join(problems)})")
 
 
+def max_weights_bytes() -> int:
+    return settings.EVOLAB_MAX_UPLOAD_MB * 2**20
+
+
+def check_seed(dna_bytes: bytes, weights: bytes | None, cfg: EvolutionConfig) -> DNA:
+    """The DNA of a seed for a run of `cfg`, its weights (if any) checked against it; or
+    ImportError_ naming the field. Reads only: the API's import and the pages' both."""
+    dna = parse_dna(dna_bytes, cfg)
+    if weights is not None:
+        if len(weights) > max_weights_bytes():
+            raise ImportError_("weights", f"weights over {settings.EVOLAB_MAX_UPLOAD_MB} MiB")
+        check_weights_fit(check_safetensors(weights), dna, cfg)
+    return dna
+
+
 def import_seed(exp_id: int, dna_bytes: bytes, weights: bytes | None, user) -> Individual:
     """Validate, store and add one seed individual to a run that has not started."""
-    exp = Experiment.objects.get(pk=exp_id)
-    dna = parse_dna(dna_bytes, exp)
-    if weights is not None:
-        if len(weights) > settings.EVOLAB_MAX_UPLOAD_MB * 2**20:
-            raise ImportError_("weights", f"weights over {settings.EVOLAB_MAX_UPLOAD_MB} MiB")
-        check_weights_fit(check_safetensors(weights), dna, exp)
+    dna = check_seed(dna_bytes, weights, Experiment.objects.get(pk=exp_id).cfg)
     return add_seed(exp_id, dna, weights, f"imported by {user}")
 
 

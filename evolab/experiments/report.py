@@ -5,8 +5,10 @@ as SVG text (report_svg.py, report_arch.py); the templates lay them out. The pag
 (/experiments/<id>/report/, inside the site: its stylesheet linked, its CSP kept) and the
 download (/experiments/<id>/report.html, /api/experiments/<id>/report/, `evolab report`)
 include the same body, experiments/_report_body.html; the download inlines the stylesheet
-instead of linking it, so the file opens offline, with no script at all. Only the run's
-team reaches either (the caller looks the run up with its team scoping), and runs of the
+instead of linking it, so the file opens offline, with no script at all. The PDF
+(/experiments/<id>/report.pdf, the API's ?format=pdf, `evolab report -o FILE.pdf`) is that
+file laid out by WeasyPrint, A4 with page numbers, fetching nothing. Only the run's team
+reaches any of them (the caller looks the run up with its team scoping), and runs of the
 same config shown beside it are that team's too.
 """
 
@@ -257,13 +259,30 @@ def standalone(exp: Experiment, link: str | None = None) -> str:
     return render_to_string("experiments/report_file.html", ctx)
 
 
-def filename(exp: Experiment) -> str:
-    return f"evolab-report-{exp.pk}-{slugify(exp.name)[:60] or 'run'}.html"
+def pdf(exp: Experiment, link: str | None = None) -> bytes:
+    """The standalone file as a PDF. The file names no resource to fetch; WeasyPrint's
+    fetcher is given no protocol all the same, so nothing (file:, http:) is ever read."""
+    import weasyprint  # noqa: PLC0415 (a heavy import, for this download only)
+
+    fetcher = weasyprint.URLFetcher(allowed_protocols=())
+    page = weasyprint.CSS(string=PDF_PAGE, url_fetcher=fetcher)
+    html = weasyprint.HTML(string=standalone(exp, link), url_fetcher=fetcher)
+    return html.write_pdf(stylesheets=[page])
 
 
-def attachment(request: HttpRequest, exp: Experiment) -> HttpResponse:
-    """The standalone file as a download (the page's link, the API and the CLI)."""
+PDF_PAGE = """@page { size: A4; margin: 14mm 12mm 16mm;
+  @bottom-right { content: counter(page) " / " counter(pages); font-size: 8pt; color: #667; } }"""
+FORMATS = {"html": "text/html; charset=utf-8", "pdf": "application/pdf"}
+
+
+def filename(exp: Experiment, fmt: str = "html") -> str:
+    return f"evolab-report-{exp.pk}-{slugify(exp.name)[:60] or 'run'}.{fmt}"
+
+
+def attachment(request: HttpRequest, exp: Experiment, fmt: str = "html") -> HttpResponse:
+    """The standalone file (or its PDF) as a download: the page's links, the API, the CLI."""
     link = request.build_absolute_uri(f"/experiments/{exp.pk}/")
-    response = HttpResponse(standalone(exp, link), content_type="text/html; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename(exp)}"'
+    body = pdf(exp, link) if fmt == "pdf" else standalone(exp, link)
+    response = HttpResponse(body, content_type=FORMATS[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{filename(exp, fmt)}"'
     return response

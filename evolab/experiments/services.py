@@ -7,6 +7,7 @@ worker never sees a row that is not committed yet.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.utils import timezone
 from evolab.accounts.models import Team
 from evolab.evolution.step import ESCAPE_MUTATIONS
 
-from . import actions, chains, evaluation, events, uploads, warmstart
+from . import actions, chains, evaluation, events, seed_files, uploads, warmstart
 from .config import ConfigError, ExperimentConfig, validate_config
 from .models import TRANSITIONS, Experiment, Individual, Status, TransitionError
 from .settling import settle
@@ -30,11 +31,13 @@ def create_experiment(
     start: bool = False,
     start_from: warmstart.StartFrom | None = None,
     cloned_from: Experiment | None = None,
+    seeds: Sequence[seed_files.SeedFile] = (),
 ) -> Experiment:
     """Validate and store a new run (raises ConfigError, changing nothing, on bad input).
     `start_from`: a warm start from another run of `team` (warmstart.SourceNotFound or
     WarmStartError, changing nothing, when it cannot be); `cloned_from`, a run of the same
-    team, when it is a clone with changes."""
+    team, when it is a clone with changes; `seeds`, imported DNA files checked against this
+    config (seed_files.check), which join the initial population before it starts."""
     if not isinstance(config, ExperimentConfig):
         config = validate_config(config, settings.EVOLAB_LIMITS)
     uploads.check_for_team(team, config.dataset)  # an upload of this team, and ready
@@ -42,7 +45,9 @@ def create_experiment(
     name = (name or "").strip()
     if not name:
         raise ValueError("Give the experiment a name.")
-    seeds = warmstart.pick(team, config, start_from) if start_from else None
+    if start_from and seeds:
+        raise ValueError("Start from a run or from DNA files, not both.")
+    picked = warmstart.pick(team, config, start_from) if start_from else None
     with transaction.atomic():
         exp = Experiment.objects.create(
             team=team,
@@ -52,8 +57,10 @@ def create_experiment(
             dataset_split=split,
             cloned_from=cloned_from if cloned_from and cloned_from.team_id == team.pk else None,
         )
+        if picked:
+            warmstart.seed(exp, picked)
         if seeds:
-            warmstart.seed(exp, seeds)
+            seed_files.store(exp.pk, seeds, creator)
         if start:
             control(exp.pk, "start")
     exp.refresh_from_db()

@@ -24,13 +24,15 @@ urlpatterns = [
     ),
     path("<int:pk>/report/", views.experiment_report, name="experiment-report"),
     path("<int:pk>/report.html", views.experiment_report_file, name="experiment-report-file"),
+    path("<int:pk>/report.pdf", views.experiment_report_pdf, name="experiment-report-pdf"),
     path(
         "<int:pk>/individuals/<int:number>/downloads.json",
         views.individual_downloads,
         name="individual-downloads",
     ),
     path("<int:pk>/downloads.json", views.experiment_downloads, name="experiment-downloads"),
-    # Before the controls' <action>/: "settings" is a page, not a control.
+    # Before the controls' <action>/: "settings" and "seed" are pages, not controls.
     path("<int:pk>/settings/", run_settings.experiment_settings, name="experiment-settings"),
+    path("<int:pk>/seed/", views.experiment_seed, name="experiment-seed"),
     path("<int:pk>/<str:action>/", views.experiment_control, name="experiment-control"),
 ]

@@ -13,12 +13,22 @@ from evolab.accounts.services import current_team, role_in, teams_for, teams_in_
 from evolab.json_routes import json_login_required
 from evolab.redaction import redact_paths
 
-from . import actions, dashboard, downloads, listing, processes, report, services, warmstart
+from . import (
+    actions,
+    dashboard,
+    downloads,
+    listing,
+    processes,
+    report,
+    seed_files,
+    services,
+    warmstart,
+)
 from .config import ConfigError
 from .config_diff import config_diff
 from .forms import ExperimentForm, clone_initial
 from .models import Experiment, Status, TransitionError
-from .warmstart_form import StartFromForm
+from .warmstart_form import SeedFilesForm, StartFromForm
 
 
 def experiment_for(request: HttpRequest, pk: int, role: str = Role.VIEWER) -> Experiment:
@@ -62,20 +72,27 @@ def experiment_new(request: HttpRequest) -> HttpResponse:
     initial = clone_initial(source) if source else {"team": str(current.pk)} if current else None
     form = ExperimentForm(request.POST or None, teams=teams, initial=initial)
     start = StartFromForm(
-        request.POST or None, teams=teams, initial={"run": request.GET.get("start_from", "")}
+        request.POST or None,
+        request.FILES or None,
+        teams=teams,
+        initial={"run": request.GET.get("start_from", "")},
     )
     if request.method == "POST" and all([form.is_valid(), start.is_valid()]):
+        config = form.cleaned_data["config"]
+        seeds = start.checked_seeds(config, config.population)  # before anything is made
         try:
-            exp = services.create_experiment(
-                form.cleaned_data["team"],
-                request.user,
-                form.cleaned_data["name"],
-                form.cleaned_data["config"],
-                start=True,
-                start_from=start.cleaned_data["start_from"],
-                cloned_from=source,
-            )
-            return redirect("experiment-detail", pk=exp.pk)
+            if seeds is not None:
+                exp = services.create_experiment(
+                    form.cleaned_data["team"],
+                    request.user,
+                    form.cleaned_data["name"],
+                    config,
+                    start=True,
+                    start_from=start.cleaned_data["start_from"],
+                    cloned_from=source,
+                    seeds=seeds,
+                )
+                return redirect("experiment-detail", pk=exp.pk)
         except (warmstart.SourceNotFound, warmstart.WarmStartError) as exc:
             start.add_error("k" if str(exc).startswith("k:") else "run", str(exc))
     status = 400 if request.method == "POST" else 200
@@ -115,7 +132,41 @@ def experiment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {"experiment": exp, "can_control": can_control, "cfg": exp.cfg,
                "actions": actions.allowed(exp)}  # fmt: skip
     context["capacity"] = processes.capacity(exp)  # more workers asked than processes?
+    if can_control and exp.status == Status.QUEUED:  # its import of DNA files
+        context["seed_form"] = form = SeedFilesForm(prefix="seed")
+        for field in form.fields.values():  # disabled live once it starts (experiment.js)
+            field.widget.attrs.update({"data-action": "seed", "data-needs": "start"})
+        context["seed_room"] = max(0, exp.cfg.population - exp.individuals_created)
     return render(request, "experiments/detail.html", context)
+
+
+@login_required
+@require_POST
+def experiment_seed(request: HttpRequest, pk: int) -> HttpResponse:
+    """A queued run's page: DNA files (each with optional weights) join its initial
+    population, as the API's seed import does one file; all of them or, with the reason
+    each file was refused, none. Members and admins only (a viewer gets a stranger's 404)."""
+    exp = experiment_for(request, pk, Role.MEMBER)
+    try:
+        messages.success(request, _import_files(request, exp))
+    except ValueError as exc:  # imports.ImportError_ included: started or filled meanwhile
+        messages.error(request, f"Nothing was imported: {exc}")
+    return redirect("experiment-detail", pk=exp.pk)
+
+
+def _import_files(request: HttpRequest, exp: Experiment) -> str:
+    form = SeedFilesForm(request.POST, request.FILES, prefix="seed")
+    form.is_valid()  # its fields refuse nothing: seed_files checks the files
+    if exp.status != Status.QUEUED:
+        raise ValueError("individuals join a run before it starts.")
+    if not form.cleaned_data.get("dna"):
+        raise ValueError("choose one or more DNA files (JSON).")
+    seeds = form.checked_seeds(exp.cfg, exp.cfg.population - exp.individuals_created)
+    if seeds is None:
+        raise ValueError(" ".join(m for errors in form.errors.values() for m in errors))
+    made = seed_files.store(exp.pk, seeds, request.user)
+    names = ", ".join(f"#{i.number} ({s.name})" for i, s in zip(made, seeds, strict=True))
+    return f"Imported into the initial population: {names}."
 
 
 @json_login_required
@@ -178,6 +229,13 @@ def experiment_report(request: HttpRequest, pk: int) -> HttpResponse:
 def experiment_report_file(request: HttpRequest, pk: int) -> HttpResponse:
     """The run report as one self-contained HTML file, an attachment."""
     return report.attachment(request, experiment_for(request, pk))
+
+
+@login_required
+@require_safe
+def experiment_report_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The run report as a PDF (the same file, laid out by WeasyPrint), an attachment."""
+    return report.attachment(request, experiment_for(request, pk), "pdf")
 
 
 @login_required

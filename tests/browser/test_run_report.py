@@ -28,6 +28,10 @@ def test_the_report_page_and_its_downloaded_file_draw_the_figures_offline(
     path = tmp_path / download.value.suggested_filename
     download.value.save_as(path)
     assert path.name == f"evolab-report-{exp_id}-ws.html"
+    with page.expect_download() as pdf:
+        page.click("text=Download PDF")
+    assert pdf.value.suggested_filename == f"evolab-report-{exp_id}-ws.pdf"
+    assert open(pdf.value.path(), "rb").read(5) == b"%PDF-"
 
     offline = browser.new_context(
         java_script_enabled=False, offline=True, viewport={"width": 1200, "height": 900}

@@ -27,6 +27,7 @@ PUBLIC = {None, "healthz", "login", "logout", "password_reset", "password_reset_
 MEMBER_POSTS = {
     "experiment-control",
     "experiment-settings",
+    "experiment-seed",
     "api-individual-pin",
     "api-dataset-list",
 } | {
@@ -257,6 +258,22 @@ def test_another_teams_upload_is_invisible_and_unusable(world, username):
         assert "Unknown dataset" in r.text
 
 
+@pytest.mark.parametrize("username,code", [("olga", 404), ("omar", 404), (None, 401)])
+def test_the_reports_pdf_is_the_teams_only(world, username, code):
+    """The report's formats (the routes above cover /experiments/<id>/report.pdf): the API's
+    ?format=pdf is a 404 for another team, as for no run, and a 401 logged out."""
+    import requests
+
+    stack, ids, _ = world
+    s = stack.session(username) if username else requests.Session()
+    for run in (ids["experiment"], ids["experiment"] + 10_000):
+        r = s.get(f"{stack.url}/api/experiments/{run}/report/?format=pdf", timeout=60)
+        assert r.status_code == code and b"%PDF" not in r.content, (username, r.status_code)
+    own = stack.session("vic").get(f"{stack.url}/experiments/{ids['experiment']}/report.pdf",
+                                   timeout=120)  # fmt: skip
+    assert own.status_code == 200 and own.content.startswith(b"%PDF-")
+
+
 @pytest.mark.parametrize("username", ["omar", "oscar"])
 def test_another_teams_run_cannot_seed_a_run(world, username):
     """A warm start from another team's run is a 404 like one from no run, creating nothing."""
@@ -375,7 +392,7 @@ def test_the_workers_page_names_a_teams_child_to_that_team_only(world):
         for username in ("olga", "omar", "oscar"):
             other = stack.session(username)
 
-            def seen_busy():  # the process may be between two children: look until it trains
+            def seen_busy(other=other, username=username):  # between two children: look again
                 r = other.get(f"{stack.url}/experiments/workers.json", timeout=10)
                 assert "secret-vision" not in r.text and f'"experiment": {exp["id"]}' not in r.text
                 row = {p["name"]: p for p in r.json()["processes"]}[ours["name"]]

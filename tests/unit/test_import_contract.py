@@ -49,8 +49,8 @@ LAYERS = [
     {"config_form", "dataset_choices"},  # the run form's fields, from the config and catalog
     {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
      "commits", "retention", "settling", "store", "chains", "actions", "evaluation"},
-    {"services", "imports", "downloads", "bundles", "dashboard", "uploads", "warmstart",
-     "report", "report_svg", "report_arch", "editing", "deletion"},
+    {"services", "imports", "seed_files", "downloads", "bundles", "dashboard", "uploads",
+     "warmstart", "report", "report_svg", "report_arch", "editing", "deletion"},
     {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
      "urls", "forms", "warmstart_form", "admin", "management", "apps", "listing", "api_editing",
      "workers_page", "run_settings"},

@@ -6,6 +6,7 @@ either (another team's run and a missing one are the same 404)."""
 
 import random
 import re
+import zlib
 from datetime import timedelta
 
 import pytest
@@ -153,3 +154,53 @@ def test_a_run_still_going_says_so_instead_of_a_test_accuracy(exp, birth):
     html = report.standalone(exp)
     assert "not evaluated: the run is queued" in html
     assert html.count('<circle class="dot alive"') == 1
+
+
+def inflated(pdf: bytes) -> bytes:
+    """The PDF with its compressed streams inflated (WeasyPrint packs its objects into
+    FlateDecode object streams; there is no PDF reader in the venv to ask instead)."""
+    parts = [pdf]
+    for found in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            parts.append(zlib.decompress(found.group(1)))
+        except zlib.error:
+            pass  # a stream of another filter (none here), or not one at all
+    return b"\n".join(parts)
+
+
+def test_the_pdf_is_the_report_laid_out_and_only_for_the_team(run, member, outsider):
+    """A real PDF: its header, a page tree of at least one page (as many page objects as it
+    counts), and the run's name as text in it (the outline entry WeasyPrint makes of the
+    report's title: the pages draw their text as glyph codes of subset fonts, which only
+    each font's ToUnicode map turns back into letters)."""
+    Experiment.objects.filter(pk=run.pk).update(name="Digits baseline")
+    missing = Experiment.objects.order_by("-pk").first().pk + 1
+    own, stranger = Client(), Client()
+    own.force_login(member)
+    stranger.force_login(outsider)
+    page = own.get(f"/experiments/{run.pk}/report/").content.decode()
+    assert f'href="/experiments/{run.pk}/report.pdf"' in page  # "Download PDF"
+    for path in ("/experiments/{}/report.pdf", "/api/experiments/{}/report/?format=pdf"):
+        r = own.get(path.format(run.pk), HTTP_ACCEPT="application/pdf")
+        assert r.status_code == 200 and r["Content-Type"] == "application/pdf", path
+        name = f"evolab-report-{run.pk}-digits-baseline.pdf"
+        assert r["Content-Disposition"] == f'attachment; filename="{name}"'
+        assert r.content.startswith(b"%PDF-")
+        body = inflated(r.content)
+        count = int(re.search(rb"/Type /Pages\b.*?/Count (\d+)", body, re.S).group(1))
+        assert count >= 1 and len(re.findall(rb"/Type /Page\b(?!s)", body)) == count
+        assert f"/Title (Digits baseline run #{run.pk})".encode() in body
+        assert [stranger.get(path.format(pk)).status_code for pk in (run.pk, missing)] == [404] * 2
+        assert Client().get(path.format(run.pk)).status_code in (302, 401, 403), path
+    r = own.get(f"/api/experiments/{run.pk}/report/?format=docx")
+    assert r.status_code == 400 and "format" in r.json()
+
+
+def test_the_pdf_fetches_nothing(run):
+    """A report names no resource; were one to, WeasyPrint's fetcher reads no URL at all."""
+    import weasyprint
+
+    fetcher = weasyprint.URLFetcher(allowed_protocols=())
+    with pytest.raises(ValueError, match="disallowed protocol"):
+        fetcher("file:///etc/passwd")
+    assert report.pdf(run).startswith(b"%PDF-")

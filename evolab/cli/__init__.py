@@ -2,10 +2,11 @@
 
     evolab login [--url URL] [--token TOKEN]
     evolab runs list|show|create|start|pause|resume|stop|clone ...
+    evolab runs create NAME [--from-run ID [--best K] | --dna FILE [--weights FILE] ...]
     evolab watch RUN
     evolab download [RUN] [--individual ID] --format FORMAT [-o FILE]
     evolab import-dna RUN FILE [--weights FILE]
-    evolab report RUN [-o FILE]
+    evolab report RUN [-o FILE.html|FILE.pdf] [--format html|pdf]
     evolab datasets | teams | logout
 
 `--json` prints what the server answered, as JSON (one object per line for `watch`). Exit
@@ -20,74 +21,32 @@ import getpass
 import json
 import os
 import sys
-from datetime import datetime
 from typing import Any
 
-from evolab.client import DOWNLOAD_FORMATS, EvoLab, EvoLabError, Run
+from evolab.client import DOWNLOAD_FORMATS, EvoLab, EvoLabError
 from evolab.client.config import config_path, forget_login, load_login, save_login
 from evolab.client.http import NotConfigured
 
-OK, REFUSED, USAGE, INTERRUPTED = 0, 1, 2, 130
-DEFAULT_URL = "http://127.0.0.1:8000"
+from .common import (
+    DEFAULT_URL,
+    INTERRUPTED,
+    OK,
+    REFUSED,
+    USAGE,
+    UsageError,
+    _acc,
+    _table,
+    _when,
+    emit,
+    lab_for,
+    run_summary,
+)
+from .watch import View, cmd_watch
 
-
-class UsageError(Exception):
-    """Bad arguments found after parsing: exit code 2."""
-
-
-# --- output -------------------------------------------------------------------------------
-def emit(args, data: Any, text: str | None = None) -> None:
-    """JSON with --json, else the text (or the data, pretty-printed)."""
-    if args.json:
-        print(json.dumps(data, default=str))
-    else:
-        print(text if text is not None else json.dumps(data, indent=2, default=str))
-
-
-def _acc(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4f}"
-
-
-def _when(value: str | None) -> str:
-    if not value:
-        return "-"
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return value
-
-
-def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in [header, *rows]]  # fmt: skip
-    return "\n".join(lines)
-
-
-def run_summary(run: Run) -> str:
-    d = run.data
-    best = d.get("best") or {}
-    budget = d["config"].get("max_individuals")
-    why = f" ({d['failure_reason']})" if d.get("failure_reason") else ""
-    lines = [
-        f"run {d['id']}: {d['name']}",
-        f"  status       {d['status']}{why}",
-        f"  team         {d['team']}",
-        f"  trained      {d['individuals_trained']}" + (f" of {budget}" if budget else ""),
-        f"  best         {_acc(best.get('val_accuracy'))} (individual {best.get('id') or '-'})",
-        f"  test         {_acc(d.get('test_accuracy'))}"
-        f"   ensemble {_acc(d.get('ensemble_test_accuracy'))}",
-        f"  total FLOPs  {d.get('total_flops') or 0:.3g}",
-        f"  created      {_when(d.get('created'))}",
-        f"  last seq     {d['last_seq']}",
-        f"  config       {json.dumps(d['config'], sort_keys=True)}",
-    ]  # fmt: skip
-    return "\n".join(lines)
+__all__ = ["INTERRUPTED", "OK", "REFUSED", "USAGE", "UsageError", "View", "main", "parser"]
 
 
 # --- commands -----------------------------------------------------------------------------
-def lab_for(args) -> EvoLab:
-    return EvoLab(args.url, args.token)
 
 
 def cmd_login(args) -> int:
@@ -176,8 +135,11 @@ def cmd_runs_create(args) -> int:
             config[key] = getattr(args, key)
     if args.best is not None and args.from_run is None:
         raise UsageError("--best K needs --from-run ID (the run whose best K seed the new one).")
+    seeds = _seeds(args)
+    if seeds and args.from_run is not None:
+        raise UsageError("--dna or --from-run: a run starts from DNA files or from a run.")
     lab = lab_for(args)
-    warm = {"from_run": args.from_run, "best": args.best}
+    warm = {"from_run": args.from_run, "best": args.best, "import_dna": seeds}
     run = lab.experiments.create(
         args.name, start=not args.no_start, team=args.team, **warm, **config
     )
@@ -185,6 +147,23 @@ def cmd_runs_create(args) -> int:
         run.wait(progress=not args.json)
     emit(args, run.data, run_summary(run))
     return OK if run.status != "failed" else REFUSED
+
+
+def _seeds(args) -> list:
+    """--dna files, each with the --weights file of the same name (a.json, a.safetensors)."""
+    dna, weights = args.dna or [], {}
+    stems = [os.path.splitext(os.path.basename(path))[0] for path in dna]
+    if len(set(stems)) < len(stems):
+        raise UsageError("--dna: two files of the same name (weights go with a DNA by name).")
+    for path in args.weights or []:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem not in stems or stem in weights:
+            raise UsageError(f"--weights {path}: goes with --dna {stem}.json (by name), once.")
+        weights[stem] = path
+    for path in [*dna, *weights.values()]:
+        if not os.path.isfile(path):
+            raise UsageError(f"{path}: no such file.")
+    return [(path, weights.get(stem)) for path, stem in zip(dna, stems, strict=True)]
 
 
 def cmd_runs_control(args) -> int:
@@ -234,114 +213,8 @@ def cmd_import_dna(args) -> int:
 
 
 def cmd_report(args) -> int:
-    return _wrote(args, lab_for(args).experiments.get(args.run).download_report(args.output))
-
-
-# --- watch --------------------------------------------------------------------------------
-class View:
-    """The live terminal view: a bar of the budget (individuals trained), best so far, the
-    children in training; plain text lines when not in a terminal."""
-
-    def __init__(self, run: Run, tty: bool) -> None:
-        self.run, self.tty = run, tty
-        self.best = run.best_accuracy
-        # In training: individual id -> (number, worker, step, steps).
-        self.training: dict[int, tuple[int, str, int, int]] = {}
-        self.bar = None
-        if tty:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                tqdm = None
-            if tqdm is not None:
-                self.bar = tqdm(total=run.config.get("max_individuals"),
-                                initial=run.individuals_trained, unit="ind",
-                                desc=f"run {run.id}", dynamic_ncols=True)  # fmt: skip
-                self._postfix()
-
-    def line(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.write(text)
-        else:
-            print(text, flush=True)
-
-    def _postfix(self) -> None:
-        if self.bar is None:
-            return
-        children = " ".join(
-            f"#{n}:{100 * step // steps if steps else 0}%"
-            for n, _, step, steps in sorted(self.training.values())[:6]
-        )
-        self.bar.set_postfix_str(f"best {_acc(self.best)} | training {children or '-'}")
-
-    def show(self, event) -> None:
-        d, kind = event.data, event.kind
-        if kind == "progress":
-            if d.get("id") in self.training:
-                number, worker, _, _ = self.training[d["id"]]
-                self.training[d["id"]] = (number, worker, d.get("step", 0), d.get("steps") or 0)
-            self._postfix()
-            return
-        if kind == "started":
-            self.training[d["id"]] = (d.get("number", 0), d.get("worker", ""), 0,
-                                      self.run.config.get("steps_per_child") or 0)  # fmt: skip
-            if self.bar is None:
-                what = f" from {d['parent']} ({d['mutation']})" if d.get("parent") else ""
-                self.line(f"training #{d.get('number')} on {d.get('worker')}{what}")
-        elif kind == "birth":
-            self.training.pop(d["id"], None)
-            acc = d.get("val_accuracy")
-            new_best = acc is not None and (self.best is None or acc > self.best)
-            if new_best:
-                self.best = acc
-            mutation = f" {d['mutation']}" if d.get("mutation") else ""
-            self.line(f"#{d['number']} trained: val {_acc(acc)}{mutation}, "
-                      f"{(d.get('flops') or 0) / 1e6:.2f} MFLOPs"
-                      + ("  <- best so far" if new_best else ""))  # fmt: skip
-            if self.bar is not None:
-                self.bar.update(1)
-        elif kind == "failed":
-            self.training.pop(d["id"], None)
-            self.line(f"individual {d['id']} failed: {d.get('reason', '')}")
-        elif kind == "status":
-            if self.bar is not None and d.get("individuals_trained") is not None:
-                self.bar.n = d["individuals_trained"]
-            best = (d.get("best") or {}).get("val_accuracy")
-            self.best = best if best is not None else self.best
-            reason = f" ({d['reason']})" if d.get("reason") else ""
-            self.line(f"status: {d.get('status')}{reason}")
-        elif kind == "result":
-            self.line(f"test accuracy {_acc(d.get('test_accuracy'))}, "
-                      f"ensemble {_acc(d.get('ensemble_test_accuracy'))}")  # fmt: skip
-        self._postfix()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def cmd_watch(args) -> int:
     run = lab_for(args).experiments.get(args.run)
-    after = run.last_seq if args.after is None else args.after
-    view = None if args.json else View(run, sys.stderr.isatty() and not args.plain)
-    try:
-        if not (run.terminal and after >= run.last_seq):
-            for event in run.watch(after, progress=not args.json or args.progress):
-                if args.json:
-                    print(json.dumps({"seq": event.seq, "kind": event.kind, "data": event.data}),
-                          flush=True)  # fmt: skip
-                else:
-                    view.show(event)
-    finally:
-        if view is not None:
-            view.close()
-    run.refresh()
-    if not args.json:
-        print(run_summary(run))
-    if run.status == "failed":
-        print(f"evolab: run {run.id} failed: {run.data.get('failure_reason')}", file=sys.stderr)
-        return REFUSED
-    return OK
+    return _wrote(args, run.download_report(args.output, format=args.format))
 
 
 # --- the parser ---------------------------------------------------------------------------
@@ -421,6 +294,12 @@ def parser() -> argparse.ArgumentParser:
         help="warm start: seed the population with that run's alive individuals",
     )
     p.add_argument("--best", type=int, metavar="K", help="with --from-run: its best K instead")
+    p.add_argument("--dna", action="append", metavar="FILE",
+                   help="seed the population with this DNA (JSON), repeatable; "
+                   "not with --from-run")  # fmt: skip
+    p.add_argument("--weights", action="append", metavar="FILE",
+                   help="weights (.safetensors) of the --dna file of the same name "
+                   "(a.safetensors goes with a.json), repeatable")  # fmt: skip
     p.set_defaults(func=cmd_runs_create)
     for verb in ("start", "pause", "resume", "stop", "evaluate", "clone"):
         p = runs.add_parser(verb, parents=common, help=f"{verb} a run")
@@ -449,9 +328,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="its weights, .safetensors")
     p.set_defaults(func=cmd_import_dna)
 
-    p = sub.add_parser("report", parents=common, help="a run's report, one self-contained HTML")
+    p = sub.add_parser("report", parents=common,
+                       help="a run's report, one self-contained HTML file or a PDF")  # fmt: skip
     p.add_argument("run", type=_run_id)
     p.add_argument("--output", "-o", help="file or directory (default: the server's name here)")
+    p.add_argument("--format", "-f", choices=("html", "pdf"),
+                   help="default: pdf if --output ends in .pdf, else html")  # fmt: skip
     p.set_defaults(func=cmd_report)
     return top
 
@@ -476,7 +358,3 @@ def main(argv: list[str] | None = None) -> int:
         print("", file=sys.stderr)
         return INTERRUPTED
     return OK
-
-
-if __name__ == "__main__":
-    sys.exit(main())
