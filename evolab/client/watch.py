@@ -30,6 +30,12 @@ CLOSE_REASONS = {
 IDLE_CHECK = 15.0  # seconds without a message: ask the REST API whether the run ended
 MAX_RECONNECTS = 8  # consecutive failed connections before giving up
 ASK_INTERVAL = 1.1  # the server serves one asked replay a second
+# Frames buffered before reading pauses, and how long a close waits for the server's close
+# frame. With websockets' defaults (16 frames, 10 s), a caller that stops after the first
+# event of a replay (`for e in run.watch(): break`) waited 10 s: the unread frames filled the
+# buffer, reading paused, and the server's close frame was never read.
+MAX_QUEUE = 4096
+CLOSE_TIMEOUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,8 @@ def events(
                 ws_url(base, experiment_id, last),
                 additional_headers=headers,
                 open_timeout=15,
+                close_timeout=CLOSE_TIMEOUT,
+                max_queue=MAX_QUEUE,
                 proxy=None,
                 max_size=2**24,
             )

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+import websockets
 
 from evolab.launch import daphne_argv
 
@@ -251,6 +252,13 @@ for name, team, role in [("mia", vision, "member"), ("vic", vision, "viewer"),
     user = User.objects.create_user(name, password="{password}")
     Membership.objects.create(user=user, team=team, role=role)
 """
+
+
+def ws_connect(url: str, **kwargs):
+    """websockets.connect with a 1 s close timeout: a test that leaves a socket with frames
+    still unread (more than websockets' 16-frame buffer) otherwise waits 10 s for a close
+    frame the paused reader never reads (see evolab/client/watch.py)."""
+    return websockets.connect(url, **{"close_timeout": 1, **kwargs})
 
 
 def run_async(coroutine):

@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from safetensors import safe_open
@@ -52,6 +53,15 @@ def run(lab):
     finished = run.wait(timeout=120, progress=False)
     assert finished is run and run.status == "finished", run.data
     return run, live
+
+
+def test_leaving_a_watch_after_one_event_of_a_long_replay_returns_at_once(run):
+    run, _ = run
+    assert run.last_seq > 16  # more than websockets' default buffer of unread frames
+    started = time.monotonic()
+    for _event in run.watch(progress=False):
+        break  # the rest of the replay is still on its way, unread
+    assert time.monotonic() - started < 3  # was 10 s: the close waited on a full buffer
 
 
 def test_a_run_through_the_client_from_create_to_the_downloaded_model(run, lab, tmp_path):

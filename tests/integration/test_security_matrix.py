@@ -15,7 +15,7 @@ from django.urls import URLResolver, get_resolver
 
 from evolab.experiments.routing import websocket_urlpatterns
 
-from .harness import run_async
+from .harness import run_async, ws_connect
 
 pytestmark = pytest.mark.integration
 
@@ -211,7 +211,7 @@ def test_each_role_of_the_team_gets_exactly_what_it_allows(world, username, role
 
 async def refused(url: str, headers: dict) -> bool:
     try:
-        async with websockets.connect(url, additional_headers=headers) as ws:
+        async with ws_connect(url, additional_headers=headers) as ws:
             await asyncio.wait_for(ws.recv(), 5)
     except (websockets.exceptions.InvalidStatus, websockets.exceptions.ConnectionClosed):
         return True

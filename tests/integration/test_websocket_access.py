@@ -8,10 +8,9 @@ import json
 import time
 
 import pytest
-import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .harness import PASSWORD, run_async
+from .harness import PASSWORD, run_async, ws_connect
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +85,7 @@ def post(stack, session, path: str, **data):
 
 
 async def drain_one(address, hdrs):
-    async with websockets.connect(address, additional_headers=hdrs) as ws:
+    async with ws_connect(address, additional_headers=hdrs) as ws:
         await asyncio.wait_for(ws.recv(), 5)
 
 
@@ -95,9 +94,7 @@ def test_a_role_change_that_keeps_access_keeps_the_socket(world):
     wes, ana = stack.session("wes"), stack.session("ana")
 
     async def scenario():
-        async with websockets.connect(
-            url(stack, exp_id), additional_headers=headers(stack, wes)
-        ) as ws:
+        async with ws_connect(url(stack, exp_id), additional_headers=headers(stack, wes)) as ws:
             await drain(ws)
             role = f"/accounts/teams/{team_id}/members/{wes_id}/role/"
             await asyncio.to_thread(post, stack, ana, role, role="member")
@@ -113,8 +110,8 @@ def test_logging_out_closes_that_sessions_sockets_and_no_other(world):
 
     async def scenario():
         async with (
-            websockets.connect(url(stack, exp_id), additional_headers=headers(stack, first)) as a,
-            websockets.connect(url(stack, exp_id), additional_headers=headers(stack, second)) as b,
+            ws_connect(url(stack, exp_id), additional_headers=headers(stack, first)) as a,
+            ws_connect(url(stack, exp_id), additional_headers=headers(stack, second)) as b,
         ):
             await drain(a)
             await drain(b)
@@ -132,9 +129,7 @@ def test_a_flood_of_replay_requests_is_cut_off_and_bounded(world):
     last = wes.get(f"{stack.url}/api/experiments/{exp_id}/", timeout=10).json()["last_seq"]
 
     async def scenario():
-        async with websockets.connect(
-            url(stack, exp_id), additional_headers=headers(stack, wes)
-        ) as ws:
+        async with ws_connect(url(stack, exp_id), additional_headers=headers(stack, wes)) as ws:
             await drain(ws)
             received = 0
             try:
@@ -174,7 +169,7 @@ def test_a_script_signs_in_with_a_token_and_its_revocation_closes_the_socket(wor
     token = {"Authorization": f"Token {key}"}  # and no Origin: a script, not a browser
 
     async def scenario():
-        async with websockets.connect(url(stack, exp_id), additional_headers=token) as ws:
+        async with ws_connect(url(stack, exp_id), additional_headers=token) as ws:
             assert await drain(ws) > 0
             revoke = f"/accounts/settings/tokens/{token_id}/revoke/"
             return await closed_after(ws, lambda: post(stack, wes, revoke))
@@ -196,7 +191,7 @@ def test_a_script_signs_in_with_a_token_and_its_revocation_closes_the_socket(wor
 
 
 async def drain_one_message(address, hdrs) -> dict:
-    async with websockets.connect(address, additional_headers=hdrs) as ws:
+    async with ws_connect(address, additional_headers=hdrs) as ws:
         return json.loads(await asyncio.wait_for(ws.recv(), 5))
 
 
@@ -206,8 +201,8 @@ def test_removing_a_member_closes_their_open_sockets_within_a_second(world):
 
     async def scenario():
         async with (
-            websockets.connect(url(stack, exp_id), additional_headers=headers(stack, wes)) as run,
-            websockets.connect(url(stack, None), additional_headers=headers(stack, wes)) as runs,
+            ws_connect(url(stack, exp_id), additional_headers=headers(stack, wes)) as run,
+            ws_connect(url(stack, None), additional_headers=headers(stack, wes)) as runs,
         ):
             assert await drain(run) > 0
             remove = f"/accounts/teams/{team_id}/members/{wes_id}/remove/"

@@ -4,10 +4,9 @@ import asyncio
 import json
 
 import pytest
-import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from .harness import run_async
+from .harness import run_async, ws_connect
 
 pytestmark = pytest.mark.integration
 
@@ -22,13 +21,13 @@ def ws_url(stack, exp_id, after=0):
 
 
 async def receive(url, headers, count, timeout=10):
-    async with websockets.connect(url, additional_headers=headers) as ws:
+    async with ws_connect(url, additional_headers=headers) as ws:
         return [json.loads(await asyncio.wait_for(ws.recv(), timeout)) for _ in range(count)]
 
 
 async def refused(url, headers) -> bool:
     try:
-        async with websockets.connect(url, additional_headers=headers) as ws:
+        async with ws_connect(url, additional_headers=headers) as ws:
             await asyncio.wait_for(ws.recv(), 5)
     except (InvalidStatus, ConnectionClosed):
         return True
@@ -74,7 +73,7 @@ def test_an_over_size_frame_closes_the_socket(run):
     stack, s, exp_id = run
 
     async def send_big():
-        async with websockets.connect(
+        async with ws_connect(
             ws_url(stack, exp_id), additional_headers=headers_for(stack, s), max_size=None
         ) as ws:
             await ws.send(json.dumps({"after": 0, "pad": "x" * 100_000}))
@@ -104,7 +103,7 @@ def test_an_idle_socket_stays_open_past_the_redis_read_timeout(run):
     stack, s, exp_id = run
 
     async def idle_then_ask() -> dict:
-        async with websockets.connect(
+        async with ws_connect(
             ws_url(stack, exp_id), additional_headers=headers_for(stack, s), close_timeout=1
         ) as ws:
             try:
@@ -125,7 +124,7 @@ def test_a_frame_that_is_not_small_json_closes_cleanly(run, frame):
     stack, s, exp_id = run
 
     async def send_bad() -> int:
-        async with websockets.connect(
+        async with ws_connect(
             ws_url(stack, exp_id), additional_headers=headers_for(stack, s), close_timeout=1
         ) as ws:
             await ws.send(frame)
