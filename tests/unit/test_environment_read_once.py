@@ -24,7 +24,7 @@ ALLOWED_READS = {
     "evolab/launcher_watch.py": "EVOLAB_LAUNCHER_PID: which process to die with, set by the "
     "launcher, read in embedded_redis too (which never loads Django's settings)",
     # The Python client and its CLI run in the user's notebook or shell, never with Django.
-    "evolab/cli.py": "the client's EVOLAB_URL / EVOLAB_TOKEN (no Django settings there)",
+    "evolab/cli/__init__.py": "the client's EVOLAB_URL / EVOLAB_TOKEN (no Django settings there)",
     "evolab/client/http.py": "the client's EVOLAB_URL / EVOLAB_TOKEN (no Django settings there)",
     "evolab/client/config.py": "where the CLI keeps its login: EVOLAB_CONFIG, XDG_CONFIG_HOME",
 }
