@@ -71,14 +71,11 @@ def summarise(run: dict) -> dict:
     step = sum(x["step"] for x in t)
     work = sum(x["train"] + x["evaluate"] for x in t)
     phases = {p: statistics.median(x.get(p, 0.0) for x in t) * 1000 for p in PHASES}
-    # The share is of sums: a phase's mean (its rare slow steps included) is what counts.
-    means = {p: statistics.mean(x.get(p, 0.0) for x in t) * 1000 for p in PHASES}
     return {
         "children_per_min": 60 * run["children"] / run["wall"],
         "median_step_ms": statistics.median(x["step"] for x in t) * 1000,
         "overhead_share": 1 - work / step,
         "phases_ms": phases,
-        "phases_mean_ms": means,
     }
 
 
@@ -113,10 +110,6 @@ def main() -> None:
     print(
         "median ms per phase (1 process): "
         + ", ".join(f"{p} {v:.1f}" for p, v in results[0]["phases_ms"].items())
-    )
-    print(
-        "mean ms per phase (1 process): "
-        + ", ".join(f"{p} {v:.1f}" for p, v in results[0]["phases_mean_ms"].items())
     )
 
 

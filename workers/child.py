@@ -33,31 +33,17 @@ def device(settings) -> torch.device:
 
 
 _ON_DEVICE: dict[tuple, Dataset] = {}
-_FOR_EVOLUTION: dict[tuple, Dataset] = {}
-
-
-def _key(config: dict[str, Any], settings) -> tuple:
-    # A run stored before val_size existed has no such key: the default split.
-    return config["dataset"], config["seed"], config.get("val_size"), str(settings.EVOLAB_DATA_DIR)
 
 
 def dataset_for(config: dict[str, Any], settings) -> Dataset:
     """The run's dataset on this worker's device, loaded and moved once per process."""
-    key = _key(config, settings)
+    # A run stored before val_size existed has no such key: the default split.
+    name, seed, val_size = config["dataset"], config["seed"], config.get("val_size")
+    key = (name, seed, val_size, str(settings.EVOLAB_DATA_DIR))
     if key not in _ON_DEVICE:
-        name, seed, val_size, _ = key
         data = load_dataset(name, settings.EVOLAB_DATA_DIR, seed, val_size=val_size)
         _ON_DEVICE[key] = data.to(device(settings))
     return _ON_DEVICE[key]
-
-
-def evolution_data(config: dict[str, Any], settings) -> Dataset:
-    """What a child trains and is measured on: the run's dataset without its test split
-    (fitness never sees it), made once per process like the dataset itself."""
-    key = _key(config, settings)
-    if key not in _FOR_EVOLUTION:
-        _FOR_EVOLUTION[key] = dataset_for(config, settings).without_test()
-    return _FOR_EVOLUTION[key]
 
 
 def task_for(claim: Claim) -> ChildTask:
@@ -73,7 +59,7 @@ def task_for(claim: Claim) -> ChildTask:
 def train_claimed_child(claim: Claim, storage, settings, progress: Progress) -> TrainedChild | None:
     """Train the claimed child; None when its lease was lost on the way (`progress`)."""
     clock = Stopwatch()
-    data = evolution_data(claim.config, settings)
+    data = dataset_for(claim.config, settings).without_test()  # fitness never sees the test
     parent_state = None
     if claim.parent_weights:
         with storage.open(claim.parent_weights, "rb") as fh:

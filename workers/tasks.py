@@ -1,5 +1,5 @@
-"""Celery tasks: the steps of a chain (one evolutionary step after another, for a few seconds
-per task); thin glue between the database store and the one trainer.
+"""Celery tasks: one evolutionary step per task; thin glue between the database store and
+the one trainer.
 
 Tasks take ids, re-fetch, and are safe to run twice: a redelivered step claims new work or
 takes over an expired lease; a late duplicate cannot commit (fencing token).
@@ -14,9 +14,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.storage import default_storage
 
-from evolab.experiments import chains, commits, evaluation, reads, retention, settling, uploads
+from evolab.experiments import chains, commits, evaluation, retention, settling, uploads
 from evolab.experiments.children import Claim
-from evolab.experiments.models import Status
+from evolab.experiments.models import Experiment, Status
 from evolab.experiments.store import DONE, WAIT, DatabaseStore
 from evolab.taskqueue import EVALUATE_FINAL, INDEX_DATASET, RECONCILE, STEP, app
 
@@ -25,75 +25,46 @@ from .process_beat import ACTIVITY
 
 log = logging.getLogger(__name__)
 RETRY_WAIT_SECONDS = 1.0
-# One task steps its chain for about this long before queueing it again: each new message costs
-# a broker round trip, a task dispatch and a fresh database connection (bench/step_queries.py),
-# while a chain that keeps its worker for ever would keep other runs' chains waiting.
-CHAIN_TASK_SECONDS = 5.0
-GO_ON = "go on"
 PROGRESS_MIN_INTERVAL = 0.5
 
 
 @app.task(name=STEP, acks_late=True, reject_on_worker_lost=True, bind=True)
 def step(self, experiment_id: int, slot: int, token: str) -> str:
-    """Steps of chain `slot`, while it holds the chain's token (see chains): one after another
-    for about CHAIN_TASK_SECONDS, then the chain is queued again, behind what else waits."""
+    """One step of chain `slot`; runs only while it holds the chain's token (see chains)."""
     if not chains.begin(experiment_id, slot, token):
         return "stale"  # a duplicate, a redelivery, or a chain the reconciler replaced
-    store = DatabaseStore(experiment_id, self.request.hostname or "worker")
-    until = time.monotonic() + CHAIN_TASK_SECONDS
-    while True:
-        outcome = _one_step(store, slot, token, until)
-        if outcome != GO_ON:
-            return outcome
-
-
-def _one_step(store: DatabaseStore, slot: int, token: str, until: float) -> str:
-    """One step of the chain; GO_ON when the same task takes the next one (it still holds the
-    chain and has time left), else what the task returns."""
-    experiment_id = store.experiment_id
-    started = time.perf_counter()
-    exp = reads.EXPERIMENT.get(experiment_id)
+    exp = Experiment.objects.filter(pk=experiment_id).first()
     if exp is None or slot >= exp.cfg.workers:  # gone, or scaled down: this chain ends
         chains.end(experiment_id, slot, token)
         return "ended"
-    claim = store.claim(exp) if exp.status == Status.RUNNING else DONE
+    started = time.perf_counter()
+    store = DatabaseStore(experiment_id, self.request.hostname or "worker")
+    claim = store.claim()
     if claim == WAIT:  # every candidate is in training: look again shortly
         chains.queue(experiment_id, [slot], countdown=RETRY_WAIT_SECONDS)
         return "wait"
-    if claim == DONE:
-        return _end(experiment_id, slot, token)
-    timings = {"claim": time.perf_counter() - started}
-    ACTIVITY.training(experiment_id, claim.individual_id, claim.number, store.worker)
-    try:
-        timings |= _train_and_commit(store, claim, _ChainProgress(store, claim, slot, token))
-    finally:
-        ACTIVITY.idle(trained="commit" in timings)
-    after = time.perf_counter()
-    if retention.due(claim.number):
+    if claim != DONE:
+        timings = {"claim": time.perf_counter() - started}
+        ACTIVITY.training(experiment_id, claim.individual_id, claim.number, store.worker)
+        try:
+            timings |= _train_and_commit(store, claim, _ChainProgress(store, claim, slot, token))
+        finally:
+            ACTIVITY.idle(trained="commit" in timings)
+        after = time.perf_counter()
         retention.collect_garbage(experiment_id, keep_best=max(exp.cfg.ensemble_k, 1))
-    # The next step's read of the run says whether it still runs; the chain goes on here while
-    # this task has time, else behind the queue.
-    if time.monotonic() < until:
-        outcome = GO_ON if chains.hold(experiment_id, slot, token) else "stale"
-    elif getattr(reads.STATUS.get(experiment_id), "status", None) == Status.RUNNING:
-        chains.queue(experiment_id, [slot])
-        outcome = "stepped"
-    else:  # paused, stopped or spent meanwhile
-        outcome = _end(experiment_id, slot, token)
-    if "commit" in timings:  # committed: keep what the step cost, phase by phase
-        now = time.perf_counter()
-        commits.record_timings(
-            claim.individual_id,
-            {**timings, "retention_and_next": now - after, "step": now - started},
-        )
-    return outcome
-
-
-def _end(experiment_id: int, slot: int, token: str) -> str:
-    """The run is done with this chain: it ends, and the run comes to rest if it can."""
+        exp.refresh_from_db(fields=["status"])
+        if exp.status == Status.RUNNING:
+            chains.queue(experiment_id, [slot])
+        if "commit" in timings:  # committed: keep what the step cost, phase by phase
+            now = time.perf_counter()
+            commits.record_timings(
+                claim.individual_id,
+                {**timings, "retention_and_next": now - after, "step": now - started},
+            )
+        if exp.status == Status.RUNNING:
+            return "stepped"
     chains.end(experiment_id, slot, token)
-    if reads.STATUS.get(experiment_id) is not None:  # not deleted meanwhile
-        settling.settle(experiment_id)
+    settling.settle(experiment_id)
     return "done"
 
 

@@ -2,11 +2,9 @@
 
 Each chain is a row (experiment, slot) with a token; the step task for it carries the token as
 its Celery task id. A step only runs if it still holds its chain's token, so duplicates and
-redeliveries are harmless. One task runs the chain's steps for a few seconds (`hold` before
-each next one, workers/tasks.py), then queues the chain again with a fresh token. The
-reconciler (a periodic task) replaces chains whose message was lost: Redis restarted or
-emptied, or a worker killed outright (its unacked message would only come back after the
-broker's visibility timeout).
+redeliveries are harmless. The reconciler (a periodic task) replaces chains whose message was
+lost: Redis restarted or emptied, or a worker killed outright (its unacked message would only
+come back after the broker's visibility timeout).
 """
 
 from __future__ import annotations
@@ -18,11 +16,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from evolab.taskqueue import send_step
 
-from . import writes
 from .models import Chain, ChainState, Experiment, Status
 from .settling import needs_workers, settle
 
@@ -38,7 +36,7 @@ def queue(experiment_id: int, slots: Iterable[int], countdown: float = 0) -> Non
             token = str(uuid.uuid4())
             fields = {"token": token, "state": ChainState.QUEUED, "beat": now, "queued_at": now}
             # One UPDATE for the common case, a chain that goes on (update_or_create reads first).
-            if not _REQUEUE(fields.values(), experiment_id, slot):
+            if not Chain.objects.filter(experiment_id=experiment_id, slot=slot).update(**fields):
                 Chain.objects.create(experiment_id=experiment_id, slot=slot, **fields)
             transaction.on_commit(
                 lambda slot=slot, token=token: send_step(experiment_id, slot, token, countdown)
@@ -47,41 +45,22 @@ def queue(experiment_id: int, slots: Iterable[int], countdown: float = 0) -> Non
 
 def begin(experiment_id: int, slot: int, token: str) -> bool:
     """Take the chain for this message; False if the token is stale or a live worker has it."""
-    now = timezone.now()
-    stale = writes.prepared(Chain, "beat", now - timedelta(seconds=settings.EVOLAB_LEASE_SECONDS))
-    return bool(_BEGIN([ChainState.RUNNING, now], *_key(experiment_id, slot, token), stale))
-
-
-def hold(experiment_id: int, slot: int, token: str) -> bool:
-    """Keep the chain for its next step in the same task; False if the token was replaced
-    meanwhile (the reconciler, a resume) or the chain ended (scaled down)."""
-    return bool(_HOLD([timezone.now()], *_key(experiment_id, slot, token)))
+    stale = timezone.now() - timedelta(seconds=settings.EVOLAB_LEASE_SECONDS)
+    return bool(
+        Chain.objects.filter(experiment_id=experiment_id, slot=slot, token=token)
+        .filter(Q(state=ChainState.QUEUED) | Q(state=ChainState.RUNNING, beat__lt=stale))
+        .update(state=ChainState.RUNNING, beat=timezone.now())
+    )
 
 
 def beat(experiment_id: int, slot: int, token: str) -> None:
-    _BEAT([timezone.now()], *_key(experiment_id, slot, token))
+    Chain.objects.filter(experiment_id=experiment_id, slot=slot, token=token).update(
+        beat=timezone.now()
+    )
 
 
 def end(experiment_id: int, slot: int, token: str) -> None:
     Chain.objects.filter(experiment_id=experiment_id, slot=slot, token=token).delete()
-
-
-# What every step runs on its chain, as fixed statements (writes.py).
-_OF_SLOT = "experiment_id = %s AND slot = %s"
-_OF_TOKEN = f"{_OF_SLOT} AND token = %s"
-_REQUEUE = writes.Update(Chain, ["token", "state", "beat", "queued_at"], _OF_SLOT)
-_BEGIN = writes.Update(
-    Chain,
-    ["state", "beat"],
-    f"{_OF_TOKEN} AND (state = '{ChainState.QUEUED}' OR (state = '{ChainState.RUNNING}' "
-    "AND beat < %s))",
-)
-_BEAT = writes.Update(Chain, ["beat"], _OF_TOKEN)
-_HOLD = writes.Update(Chain, ["beat"], f"{_OF_TOKEN} AND state = '{ChainState.RUNNING}'")
-
-
-def _key(experiment_id: int, slot: int, token: str) -> tuple:
-    return experiment_id, slot, writes.prepared(Chain, "token", token)
 
 
 def trim(experiment_id: int, workers: int) -> None:

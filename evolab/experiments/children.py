@@ -14,7 +14,7 @@ from django.utils import timezone
 from evolab.evolution.step import ChildPlan
 from evolab.evolution.step import budget_spent as engine_budget_spent
 
-from . import events, writes
+from . import events
 from .models import Experiment, Individual, State
 
 MAX_ATTEMPTS = 3  # a child that kills its worker this often is marked failed (poison child)
@@ -75,20 +75,6 @@ def leased(pk: int, token: Any) -> Any:
     return Individual.objects.filter(pk=pk, state=State.TRAINING, lease_token=token)
 
 
-_LEASED: dict[tuple[str, ...], writes.Update] = {}
-
-
-def update_leased(pk: int, token: Any, values: dict[str, Any]) -> int:
-    """`leased(pk, token).update(**values)` as one statement fixed once per set of fields
-    (the commit's, the heartbeat's: every step runs them)."""
-    fields = tuple(values)
-    update = _LEASED.get(fields)
-    if update is None:
-        where = f"id = %s AND state = '{State.TRAINING}' AND lease_token = %s"
-        update = _LEASED[fields] = writes.Update(Individual, fields, where)
-    return update(values.values(), pk, writes.prepared(Individual, "lease_token", token))
-
-
 def lease(ind: Individual, worker: str) -> None:
     ind.lease_token = uuid.uuid4()
     ind.lease_expires = timezone.now() + timedelta(seconds=settings.EVOLAB_LEASE_SECONDS)
@@ -127,7 +113,7 @@ def create_individual(
     caller's statement did already)."""
     ind = new_child(exp, worker, plan)
     ind.parent = parent
-    INSERT_INDIVIDUAL.one(ind)
+    ind.save(force_insert=True)
     exp.individuals_created += 1
     exp.boost_remaining, exp.best_changed_at = plan.boost_remaining, plan.best_changed_at
     if save_experiment:
@@ -145,16 +131,12 @@ def kill(pk: int, out: events.Outbox, strict: bool = True) -> bool:
     """The conditional update is the guard against a double kill: only an alive row dies.
     Under the locked path the victim must be alive (strict); a draft's may have died since."""
     now = timezone.now()
-    if _KILL([State.DEAD, now], pk) != 1:
+    if Individual.objects.filter(pk=pk, state=State.ALIVE).update(state=State.DEAD, died=now) != 1:
         if strict:
             raise RuntimeError(f"individual {pk} was not alive when its tournament killed it")
         return False
     out.add(events.DEATH, events.death(pk, now.timestamp()))
     return True
-
-
-INSERT_INDIVIDUAL = writes.Insert(Individual)
-_KILL = writes.Update(Individual, ["state", "died"], f"id = %s AND state = '{State.ALIVE}'")
 
 
 # What an apply reads of the parent under the lock (the draft read its DNA): what its

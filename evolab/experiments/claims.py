@@ -36,12 +36,11 @@ DRAFT_TRIES = 3
 __all__ = ["Claim", "DONE", "WAIT", "budget_spent", "claim"]
 
 
-def claim(experiment_id: int, worker: str, read: Experiment | None = None) -> Claim | str:
-    """Select, kill and reserve; return the child to train, WAIT or DONE. `read`: the run's
-    row as the caller read it just now, for the first draft (later ones read it again)."""
+def claim(experiment_id: int, worker: str) -> Claim | str:
+    """Select, kill and reserve; return the child to train, WAIT or DONE."""
     for attempt in range(DRAFT_TRIES):
         try:
-            draft = draft_step(experiment_id, worker, attempt, read if attempt == 0 else None)
+            draft = draft_step(experiment_id, worker, attempt)
             if draft is None:
                 break
             return apply_draft(draft, worker)
@@ -93,14 +92,11 @@ def _plan(exp: Experiment, view: PopulationView, salt: str) -> tuple[Draft | Non
     return (Draft(exp, plan) if plan else None), read
 
 
-def draft_step(
-    experiment_id: int, worker: str, attempt: int, read: Experiment | None = None
-) -> Draft | None:
+def draft_step(experiment_id: int, worker: str, attempt: int) -> Draft | None:
     """Plan a steady-state step without a lock, or None where only the locked path may act:
     a run not running or out of budget, an orphan to take over, a population to (re)fill,
-    a step that kills no one (it would grow the population) or a corrupted parent. `read`:
-    the run's row, read just now (the draft is re-checked under the lock anyway)."""
-    exp = read if read is not None else reads.EXPERIMENT.get(experiment_id)
+    a step that kills no one (it would grow the population) or a corrupted parent."""
+    exp = reads.EXPERIMENT.get(experiment_id)
     if exp is None:
         raise Experiment.DoesNotExist(experiment_id)
     if (

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from evolab.evolution.step import TrainedChild, lineage_steps
 
-from . import events, portable, postgres, writes
+from . import events, portable, postgres
 from .children import Claim
 from .models import Individual, State
 from .storage import weights_name
@@ -67,7 +67,6 @@ def _commit_row(claim: Claim, child: TrainedChild, name: str) -> bool:
 
 def record_timings(individual_id: int, timings: dict[str, float]) -> None:
     """Store what each phase of the child's step cost (training and commit included)."""
-    _TIMINGS([{k: round(v, 6) for k, v in timings.items()}], individual_id)
-
-
-_TIMINGS = writes.Update(Individual, ["timings"], "id = %s")
+    Individual.objects.filter(pk=individual_id).update(
+        timings={k: round(v, 6) for k, v in timings.items()}
+    )

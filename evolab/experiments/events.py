@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 from django.db import connection, transaction
 from django.dispatch import Signal
 
-from . import actions, writes
+from . import actions
 from .models import Event, Experiment, Individual
 
 log = logging.getLogger(__name__)
@@ -275,15 +275,12 @@ class Outbox:
             raise RuntimeError(f"{len(self.reserved)} seqs reserved, {len(self.events)} used")
         if not self.events:
             return
-        _INSERT.many(self.events)
+        Event.objects.bulk_create(self.events)
         if self.reserved is None:
             Experiment.objects.filter(pk=self.exp.pk).update(last_seq=self.exp.last_seq)
         messages = [e.to_message() for e in self.events]
         transaction.on_commit(lambda: broadcast(self.exp.pk, *messages))
         self.events = []
-
-
-_INSERT = writes.Insert(Event)
 
 
 def emit(experiment_id: int, kind: str, data: dict[str, Any]) -> Event:
@@ -304,8 +301,7 @@ def append(experiment_id: int, seq: int, kind: str, data: dict[str, Any]) -> Eve
     """Insert an event whose seq the caller took from the locked experiment row; deliver it
     after commit."""
     assert kind in KINDS, kind
-    event = Event(experiment_id=experiment_id, seq=seq, kind=kind, data=data)
-    _INSERT.one(event)
+    event = Event.objects.create(experiment_id=experiment_id, seq=seq, kind=kind, data=data)
     message = event.to_message()
     transaction.on_commit(lambda: broadcast(experiment_id, message))
     return event

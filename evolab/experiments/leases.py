@@ -14,7 +14,7 @@ from django.utils import timezone
 from evolab.redaction import redact_paths
 
 from . import events
-from .children import MAX_ATTEMPTS, Claim, lease, leased, update_leased
+from .children import MAX_ATTEMPTS, Claim, lease, leased
 from .models import Experiment, Individual, State
 
 
@@ -59,10 +59,8 @@ def heartbeat(claim: Claim, step: int, loss: float | None) -> bool:
     if loss is not None and not math.isfinite(loss):
         loss = None  # a diverged child: NaN is not JSON (a browser's JSON.parse throws on it)
     expires = timezone.now() + timedelta(seconds=settings.EVOLAB_LEASE_SECONDS)
-    held = update_leased(
-        claim.individual_id,
-        claim.token,
-        {"lease_expires": expires, "progress_step": step, "progress_loss": loss},
+    held = leased(claim.individual_id, claim.token).update(
+        lease_expires=expires, progress_step=step, progress_loss=loss
     )
     if held:
         events.progress(

@@ -19,7 +19,7 @@ from .children import (
     create_individual,
     inherited,
     kill,
-    update_leased,
+    leased,
 )  # fmt: skip
 from .models import Experiment, Individual, State, Status
 
@@ -37,16 +37,6 @@ UPDATE {Experiment._meta.db_table} SET
 WHERE id = %s AND status = %s
 RETURNING individuals_created, last_seq, individuals_trained, total_flops, best_val_accuracy
 """
-
-
-# How many the set-point counts, and the parent's inherited fields if it is still alive (one
-# row whatever: the parent's columns are NULL when it is not).
-_T = Individual._meta.db_table
-_IN_MEMBERS = ", ".join(f"'{state}'" for state in MEMBERS)
-_COUNT = f"SELECT COUNT(*) FROM {_T} WHERE experiment_id = %s AND state IN ({_IN_MEMBERS})"
-_PARENT = ", ".join(f"p.{f}" for f in INHERITED_FIELDS)
-_MEMBERS_AND_PARENT = f"""SELECT ({_COUNT}), p.id IS NOT NULL, {_PARENT}
-FROM (SELECT 1) AS one LEFT JOIN {_T} p ON p.id = %s AND p.state = '{State.ALIVE}'"""
 
 
 def apply_draft(draft: Draft, worker: str) -> Claim:
@@ -68,18 +58,19 @@ def apply_draft(draft: Draft, worker: str) -> Claim:
         exp.individuals_created = created - 1  # as it was when this step began
         if budget_spent(exp):
             raise Stale
-        # The parent read before the kill (under aging it may be the victim), with the count.
-        with connection.cursor() as cursor:
-            cursor.execute(_MEMBERS_AND_PARENT, [exp.pk, plan.parent])
-            members, found, *read = cursor.fetchone()
-        if members < exp.cfg.population:
-            raise Stale
         parent = None
-        if plan.parent is not None:
-            if not found:
+        if plan.parent is not None:  # read before the kill: under aging it may be the victim
+            read = (
+                Individual.objects.filter(pk=plan.parent, state=State.ALIVE)
+                .values_list(*INHERITED_FIELDS)
+                .first()
+            )
+            if read is None:
                 raise Stale
-            weights, reset, steps = read
-            parent = inherited(plan.parent, (weights, bool(reset), steps))
+            parent = inherited(plan.parent, read)
+        members = Individual.objects.filter(experiment_id=exp.pk, state__in=MEMBERS)
+        if members.count() < exp.cfg.population:
+            raise Stale
         out = events.Outbox(exp, reserved=range(exp.last_seq - 1, exp.last_seq + 1))
         if not kill(draft.victim, out, strict=False):
             raise Stale
@@ -114,7 +105,7 @@ def commit_row(claim: Claim, done: dict, payload: dict, counters: list) -> bool:
     """The fenced update of the child, the experiment's counters and the BIRTH event, in
     one transaction; the experiment's row last, so its lock is held the least."""
     with transaction.atomic():
-        if not update_leased(claim.individual_id, claim.token, done):
+        if not leased(claim.individual_id, claim.token).update(**done):
             return False
         with connection.cursor() as cursor:  # takes the experiment's row lock
             cursor.execute(f"UPDATE {BIRTH_COUNTERS} WHERE id = %s {RETURNING_SEQ}",

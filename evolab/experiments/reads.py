@@ -57,7 +57,6 @@ class ById:
 
 
 EXPERIMENT = ById(Experiment)
-STATUS = ById(Experiment, ["id", "status"])
 # What planning a child reads of its parent, and what its Claim needs (claims.claim_for).
 PARENT = ById(Individual, ["id", "dna", "weights", "weights_reset", "steps"])
 

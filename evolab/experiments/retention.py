@@ -12,16 +12,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .models import Experiment, Individual, State
 from .storage import derived_names
-
-# A step collects when its child's number is a multiple of this, and a run that comes to rest
-# collects once more (settling.py): one collection frees what several steps' kills left, for
-# the statements of one; while a run goes on, its disk holds about this many files more than
-# it needs.
-COLLECT_EVERY = 8
 
 # Best first, on a tie the younger: evolab.evolution.step.rank_key as an ORM ordering
 # (tests/unit/engine/test_one_step.py checks that they agree).
@@ -34,11 +29,10 @@ def collect_garbage(experiment_id: int, keep_best: int) -> int:
     Kept: alive individuals, parents of children in training, the best `keep_best` by
     validation accuracy and anything pinned. Returns the number of files removed.
 
-    It runs after every COLLECT_EVERY-th step (`due`) and when the run comes to rest, and is
-    three statements whatever the population and however much it frees. No lock is needed:
-    only an alive individual can become a parent, and the release re-checks, in the same
-    statement that releases, that no child in training has it for a parent (a child whose
-    parent died since it was conceived: aging kills the oldest, which may breed).
+    It runs after every step, so it is three statements whatever the population. No lock is
+    needed: only an alive individual can become a parent, and the release re-checks, in the
+    same statement that releases, that no child in training has it for a parent (a child
+    whose parent died since it was conceived: aging kills the oldest, which may breed).
     """
     if settings.EVOLAB_KEEP_ALL_WEIGHTS:
         return 0
@@ -53,17 +47,14 @@ def collect_garbage(experiment_id: int, keep_best: int) -> int:
         released = [pk for (pk,) in cursor.fetchall()]
         freed = sum(candidates[pk][1] for pk in released)
         if freed:
-            cursor.execute(_FREED, [freed, experiment_id])
+            Experiment.objects.filter(pk=experiment_id).update(
+                weights_bytes=F("weights_bytes") - freed
+            )
     for pk in released:
         name = candidates[pk][0]
         for path in (name, *derived_names(name)):  # with its cached exports (downloads)
             default_storage.delete(path)
     return len(released)
-
-
-def due(number: int) -> bool:
-    """Does the step of child `number` collect (every COLLECT_EVERY-th, whoever trains it)?"""
-    return number % COLLECT_EVERY == 0
 
 
 _T = Individual._meta.db_table
@@ -75,7 +66,6 @@ WHERE experiment_id = %s AND state IN ('{State.DEAD}', '{State.FAILED}') AND NOT
   AND id NOT IN (SELECT b.id FROM {_T} b WHERE b.experiment_id = %s
                  AND b.val_accuracy IS NOT NULL
                  ORDER BY b.val_accuracy DESC, b.number DESC LIMIT %s)"""  # RANKING's order
-_FREED = f"UPDATE {Experiment._meta.db_table} SET weights_bytes = weights_bytes - %s WHERE id = %s"
 _RELEASE = f"""UPDATE {_T} SET weights = '', weights_size = 0
 WHERE id IN ({{ids}}) AND weights <> '' AND {_NO_CHILD_IN_TRAINING} RETURNING id"""
 

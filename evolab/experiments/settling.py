@@ -10,7 +10,7 @@ from django.utils import timezone
 from . import evaluation, events
 from .claims import budget_spent
 from .models import Experiment, Status
-from .retention import collect_garbage, sweep_orphan_weights
+from .retention import sweep_orphan_weights
 
 
 def needs_workers(exp: Experiment) -> bool:
@@ -48,8 +48,6 @@ def settle(experiment_id: int) -> str:
         if target == Status.FINISHED:
             evaluation.queue(exp)  # the test accuracy, measured after commit
         events.emit(exp.pk, events.STATUS, events.status(exp, reason))
-        keep = max(exp.cfg.ensemble_k, 1)  # what the steps left since their last collection
-        transaction.on_commit(lambda: collect_garbage(experiment_id, keep_best=keep))
         if target in (Status.FINISHED, Status.STOPPED):
             transaction.on_commit(lambda: sweep_orphan_weights(experiment_id))
         return target

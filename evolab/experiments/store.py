@@ -16,7 +16,6 @@ from evolab.evolution.step import TrainedChild
 
 from . import claims, commits, leases
 from .children import Claim
-from .models import Experiment
 
 __all__ = ["DONE", "WAIT", "Claim", "DatabaseStore"]
 
@@ -26,9 +25,8 @@ class DatabaseStore:
     experiment_id: int
     worker: str = "worker"
 
-    def claim(self, read: Experiment | None = None) -> Claim | str:
-        """`read`: the run's row if the caller has just read it (claims.claim)."""
-        return claims.claim(self.experiment_id, self.worker, read)
+    def claim(self) -> Claim | str:
+        return claims.claim(self.experiment_id, self.worker)
 
     def commit(self, claim: Claim, child: TrainedChild) -> bool:
         return commits.commit(claim, child)

@@ -9,10 +9,7 @@ worker's commit.
 
 from __future__ import annotations
 
-import json
 import logging
-
-from django.db import connection
 
 from evolab.experiments import events
 from evolab.experiments.models import Experiment
@@ -31,9 +28,11 @@ def on_events(sender, experiment_id: int, messages, **_kwargs) -> None:
     kinds = {m["kind"] for m in messages}
     if not kinds & {events.STATUS, events.BIRTH}:
         return
-    with connection.cursor() as cursor:  # after every commit of every step: no ORM building
-        cursor.execute(_SUBSCRIPTIONS, [experiment_id])
-        subs = [(pk, _listed(listed), n) for pk, listed, n in cursor.fetchall()]
+    subs = list(
+        Subscription.objects.filter(team__experiments=experiment_id, active=True)
+        .order_by()
+        .values_list("pk", "events", "no_improvement_individuals")
+    )
     wanted = {event for _, listed, _ in subs for event in listed}
     if not wanted:
         return
@@ -45,16 +44,6 @@ def on_events(sender, experiment_id: int, messages, **_kwargs) -> None:
             send_notify(experiment_id, status, "", detail)
     if events.BIRTH in kinds and wanted & set(PROGRESS_EVENTS):
         _after_birth(experiment_id, wanted, subs)
-
-
-_SUBSCRIPTIONS = f"""SELECT s.id, s.events, s.no_improvement_individuals
-FROM {Subscription._meta.db_table} s JOIN {Experiment._meta.db_table} e ON e.team_id = s.team_id
-WHERE e.id = %s AND s.active"""
-
-
-def _listed(events_column) -> list:
-    """The JSON column as the ORM reads it (a string from SQLite and psycopg's text loader)."""
-    return json.loads(events_column) if isinstance(events_column, str | bytes) else events_column
 
 
 def _after_birth(experiment_id: int, wanted: set, subs: list) -> None:

@@ -47,8 +47,8 @@ NO_FRAMEWORK = (
 LAYERS = [
     {"models", "config", "storage", "exports", "bundle_predict", "config_diff", "processes"},
     {"config_form", "dataset_choices"},  # the run form's fields, from the config and catalog
-    {"events", "sender", "access", "reads", "writes", "children", "leases", "portable", "postgres",
-     "claims", "commits", "retention", "settling", "store", "chains", "actions", "evaluation"},
+    {"events", "sender", "access", "reads", "children", "leases", "portable", "postgres", "claims",
+     "commits", "retention", "settling", "store", "chains", "actions", "evaluation"},
     {"services", "imports", "seed_files", "downloads", "bundles", "dashboard", "uploads",
      "warmstart", "report", "report_svg", "report_arch", "editing", "deletion"},
     {"views", "api", "api_filters", "api_datasets", "api_serializers", "consumers", "routing",
