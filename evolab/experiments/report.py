@@ -259,10 +259,24 @@ def standalone(exp: Experiment, link: str | None = None) -> str:
     return render_to_string("experiments/report_file.html", ctx)
 
 
+class PdfUnavailable(RuntimeError):
+    """WeasyPrint cannot load here (it needs the Pango library from the system)."""
+
+
+PDF_UNAVAILABLE = (
+    "The PDF report needs the Pango library, which this server lacks (Debian: apt-get install "
+    "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0; `make test` installs it). "
+    "The HTML report works without it."
+)
+
+
 def pdf(exp: Experiment, link: str | None = None) -> bytes:
     """The standalone file as a PDF. The file names no resource to fetch; WeasyPrint's
     fetcher is given no protocol all the same, so nothing (file:, http:) is ever read."""
-    import weasyprint  # noqa: PLC0415 (a heavy import, for this download only)
+    try:
+        import weasyprint  # noqa: PLC0415 (a heavy import, for this download only)
+    except (ImportError, OSError) as exc:  # OSError: cannot load library 'libpango…'
+        raise PdfUnavailable(PDF_UNAVAILABLE) from exc
 
     fetcher = weasyprint.URLFetcher(allowed_protocols=())
     page = weasyprint.CSS(string=PDF_PAGE, url_fetcher=fetcher)
@@ -282,7 +296,10 @@ def filename(exp: Experiment, fmt: str = "html") -> str:
 def attachment(request: HttpRequest, exp: Experiment, fmt: str = "html") -> HttpResponse:
     """The standalone file (or its PDF) as a download: the page's links, the API, the CLI."""
     link = request.build_absolute_uri(f"/experiments/{exp.pk}/")
-    body = pdf(exp, link) if fmt == "pdf" else standalone(exp, link)
+    try:
+        body = pdf(exp, link) if fmt == "pdf" else standalone(exp, link)
+    except PdfUnavailable as exc:
+        return HttpResponse(str(exc), status=503, content_type="text/plain; charset=utf-8")
     response = HttpResponse(body, content_type=FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="{filename(exp, fmt)}"'
     return response

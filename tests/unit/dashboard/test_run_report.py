@@ -196,6 +196,17 @@ def test_the_pdf_is_the_report_laid_out_and_only_for_the_team(run, member, outsi
     assert r.status_code == 400 and "format" in r.json()
 
 
+def test_without_pango_the_pdf_is_a_503_that_says_what_to_install(run, member, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "weasyprint", None)  # as when libpango cannot load
+    own = Client()
+    own.force_login(member)
+    r = own.get(f"/experiments/{run.pk}/report.pdf")
+    assert r.status_code == 503 and "Pango" in r.content.decode()
+    assert own.get(f"/experiments/{run.pk}/report/").status_code == 200  # the HTML still is
+
+
 def test_the_pdf_fetches_nothing(run):
     """A report names no resource; were one to, WeasyPrint's fetcher reads no URL at all."""
     import weasyprint
