@@ -36,7 +36,10 @@ CONFIG = {
     "dataset": "digits",
     "population": P,
     "workers": 2,
-    "steps_per_child": 200,
+    # Long enough that a run outlasts the random delay (up to 3 s) and a fault's wait for a
+    # child in training: at 200 steps a 16-child run ended within about a second on a machine
+    # with native bf16, and the faults timed out waiting for a worker to train.
+    "steps_per_child": 3000,
     "max_individuals": BUDGET,
     "seed": 21,
 }
@@ -118,7 +121,9 @@ def training_worker(stack: Stack, exp_id: int, names: list[str]) -> str | None:
 # --- the faults -----------------------------------------------------------------------------
 def kill_worker(stack: Stack, exp_id: int) -> None:
     """SIGKILL a worker while it trains a child; a fresh one joins later."""
-    victim = wait_for(lambda: training_worker(stack, exp_id, ["w1"]), 60, "w1 training", 0.05)
+    victim = wait_for(
+        lambda: training_worker(stack, exp_id, ["w1", "w2"]), 60, "w1 or w2 training", 0.05
+    )
     stack.kill(victim, signal.SIGKILL)
     time.sleep(3)
     stack.start_worker(victim, 1)
@@ -126,7 +131,9 @@ def kill_worker(stack: Stack, exp_id: int) -> None:
 
 def pause_past_lease(stack: Stack, exp_id: int) -> None:
     """SIGSTOP a worker mid-training past its lease, then SIGCONT: it must not commit."""
-    victim = wait_for(lambda: training_worker(stack, exp_id, ["w1"]), 60, "w1 training", 0.05)
+    victim = wait_for(
+        lambda: training_worker(stack, exp_id, ["w1", "w2"]), 60, "w1 or w2 training", 0.05
+    )
     os.killpg(stack.procs[victim].pid, signal.SIGSTOP)
     time.sleep(float(stack.env["EVOLAB_LEASE_SECONDS"]) * 2 + 2)
     os.killpg(stack.procs[victim].pid, signal.SIGCONT)
@@ -160,7 +167,9 @@ def web_down(seconds: int) -> Callable[[Stack, int], None]:
 
 def sigterm_worker(stack: Stack, exp_id: int) -> None:
     """SIGTERM a worker mid-training: it finishes the child in flight and exits."""
-    victim = wait_for(lambda: training_worker(stack, exp_id, ["w1"]), 60, "w1 training", 0.05)
+    victim = wait_for(
+        lambda: training_worker(stack, exp_id, ["w1", "w2"]), 60, "w1 or w2 training", 0.05
+    )
     stack.kill(victim, signal.SIGTERM)
     stack.start_worker(victim, 1)
 
