@@ -105,14 +105,11 @@ def check(dna_files: Sequence, weights_files: Sequence, cfg: EvolutionConfig, ro
 
 
 def _check_one(dna_file, weights_file, cfg: EvolutionConfig) -> SeedFile:
-    if dna_file.size > MAX_DNA_BYTES:  # before reading it
-        raise ImportError_("dna", f"DNA file over {MAX_DNA_BYTES} bytes")
+    """Reads at most one byte past each limit: check_seed refuses what is over it."""
     if not dna_file.size:
         raise ImportError_("dna", "the file is empty")
     weights = None
     if weights_file is not None:
-        if weights_file.size > max_weights_bytes():
-            raise ImportError_("weights", f"weights over {max_weights_bytes() >> 20} MiB")
         if not weights_file.size:
             raise ImportError_("weights", "the file is empty")
         weights = _read(weights_file, max_weights_bytes())
