@@ -91,11 +91,13 @@ def accounting(
         )
     }
     started = sum(rows.values())
+    # A failed child's place is conceived again (docs/ALGORITHM.md §1.5): budget + failed.
+    conceived = budget + min(failed, population) if budget is not None else None
     return [
-        *([("children started", budget, started)] if budget is not None else []),
+        *([("children started (budget + failed)", conceived, started)] if budget else []),
         (
             "committed once (births) + failed with a reason",
-            budget or started,
+            conceived or started,
             births + failed - unexplained,
         ),
         ("alive at the end (set-point)", population, rows.get("alive", 0)),

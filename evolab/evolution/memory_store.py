@@ -109,6 +109,7 @@ class MemoryStore:
     weights: dict[int, bytes] = field(default_factory=dict)
     mutation_counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MUTATIONS, 0))
     created: int = 0
+    failed: int = 0
     trained: int = 0
     total_flops: float = 0.0
     best_val: float | None = None
@@ -132,8 +133,9 @@ class MemoryStore:
 
     def budget_spent(self) -> str | None:
         return budget_spent(
-            self.config, self.created, self.elapsed(), self.total_flops, self.best_val
-        )
+            self.config, self.created, self.elapsed(), self.total_flops, self.best_val,
+            self.failed,
+        )  # fmt: skip
 
     def claim(self) -> MemoryClaim | str:
         if self.budget_spent():
@@ -196,7 +198,8 @@ class MemoryStore:
         return member
 
     def fail(self, claim: MemoryClaim, reason: str) -> None:
-        self.training.pop(claim.number, None)
+        if self.training.pop(claim.number, None) is not None:
+            self.failed += 1
 
     def ranked(self) -> list[Member]:
         """Best first (step.rank_key: on a tie the younger)."""

@@ -98,11 +98,27 @@ def initial_plan(number: int, boost_remaining: int = 0, best_changed_at: int = 0
                      boost_remaining=boost_remaining, best_changed_at=best_changed_at)  # fmt: skip
 
 
+def individuals_limit(config: EvolutionConfig, failed: int) -> int | None:
+    """How many individuals the run may conceive: its budget, plus one for each child that
+    failed, up to P of them (docs/ALGORITHM.md §1.5). A failed child's place is conceived
+    again, so a run ends at its set-point; the cap ends a run whose every child fails."""
+    if config.max_individuals is None:
+        return None
+    return config.max_individuals + min(failed, config.population)
+
+
 def budget_spent(
-    config: EvolutionConfig, created: int, elapsed_s: float, total_flops: float, best: float | None
+    config: EvolutionConfig,
+    created: int,
+    elapsed_s: float,
+    total_flops: float,
+    best: float | None,
+    failed: int = 0,
 ) -> str | None:
-    """Which budget stops new children, or None. An individual counts once conceived."""
-    if config.max_individuals is not None and created >= config.max_individuals:
+    """Which budget stops new children, or None. An individual counts once conceived,
+    unless it failed (`individuals_limit`)."""
+    limit = individuals_limit(config, failed)
+    if limit is not None and created >= limit:
         return "individuals"
     if config.max_seconds and elapsed_s >= config.max_seconds:
         return "time"

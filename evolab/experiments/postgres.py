@@ -19,7 +19,16 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from . import events
-from .children import Claim, Draft, Stale, claim_for, inherited, new_child, started_fields
+from .children import (
+    Claim,
+    Draft,
+    Stale,
+    claim_for,
+    individuals_cap,
+    inherited,
+    new_child,
+    started_fields,
+)  # fmt: skip
 from .models import Event, Experiment, Individual, Status
 from .portable import BIRTH_COUNTERS, RETURNING_SEQ
 
@@ -32,12 +41,13 @@ _BIRTH_CALL = (
 
 
 def _budget_args(exp: Experiment) -> list[Any]:
-    """budget_spent()'s limits as SQL arguments (None = no such budget)."""
+    """budget_spent()'s limits as SQL arguments (None = no such budget); the individuals
+    limit is the cap with failed children refilled (children.individuals_cap)."""
     cfg = exp.cfg
     deadline = None
     if cfg.max_seconds and exp.started:
         deadline = exp.started + timedelta(seconds=cfg.max_seconds)
-    return [cfg.max_individuals, cfg.max_flops or None, cfg.target_accuracy or None, deadline]
+    return [individuals_cap(exp), cfg.max_flops or None, cfg.target_accuracy or None, deadline]
 
 
 def _row_json(ind: Individual) -> str:

@@ -169,3 +169,20 @@ def test_a_population_too_short_to_select_from_still_refills():
     aging = EvolutionConfig(population=4, selection="aging", sample_size=2)
     assert plan_child(_view((), training=4), step_rng(2, 9), aging, _dna_of) is None
     assert plan_child(_view((), training=2), step_rng(2, 9), aging, _dna_of).parent is None
+
+
+def test_a_failed_child_is_conceived_again_up_to_the_population():
+    """§1.5: a child that failed does not count against the individuals budget, so a run
+    ends at its set-point; at most P are refilled, so a run whose every child fails ends."""
+    assert budget_spent(CONFIG, 12, 0, 0, None, failed=1) is None
+    assert budget_spent(CONFIG, 13, 0, 0, None, failed=1) == "individuals"
+    assert budget_spent(CONFIG, 16, 0, 0, None, failed=50) == "individuals"  # 12 + P
+    store = MemoryStore(CONFIG)
+    while (claim := store.claim()) not in (DONE, WAIT):
+        if claim.number == 11:
+            store.fail(claim, "poison")  # the last of the budget fails
+        else:
+            store.commit(claim, TrainedChild(val_accuracy=0.5, flops=1.0, params=1, steps=1,
+                                             train_seconds=0.1, weights=b"w"))  # fmt: skip
+    assert claim == DONE and (store.created, store.failed) == (13, 1)
+    assert len(store.alive) == CONFIG.population

@@ -190,3 +190,23 @@ def test_when_every_child_in_training_fails_the_lone_survivor_refills_the_popula
     assert all(isinstance(c, Claim) for c in refills) and members(full) == P
     assert Individual.objects.get(pk=refills[0].individual_id).parent_id == survivor.pk
     assert claims.claim(full.pk, "w") == claims.WAIT  # at the set-point again
+
+
+def test_a_poison_child_failed_after_the_budget_is_conceived_is_refilled(full):
+    """make chaos's poison row: the other workers conceive the last of the budget while the
+    poison child kills its third worker; its place is conceived again, the run ends at P."""
+    Experiment.objects.filter(pk=full.pk).update(config={**full.config, "max_individuals": P + 2})
+    poison = claims.claim(full.pk, "w")
+    last = claims.claim(full.pk, "w")
+    assert isinstance(poison, Claim) and isinstance(last, Claim)
+    assert commits.commit(last, trained(0.9))
+    assert claims.claim(full.pk, "w") == claims.DONE  # the budget is conceived; poison trains
+    Individual.objects.filter(pk=poison.individual_id).update(
+        attempts=3, lease_expires=timezone.now()
+    )
+    refill = claims.claim(full.pk, "w")  # fails the poison child, then conceives its place
+    assert Individual.objects.get(pk=poison.individual_id).state == State.FAILED
+    assert isinstance(refill, Claim) and refill.number == P + 2
+    assert commits.commit(refill, trained(0.95))
+    assert claims.claim(full.pk, "w") == claims.DONE
+    assert Individual.objects.filter(experiment=full, state=State.ALIVE).count() == P
