@@ -37,25 +37,16 @@ class Claim:
     row: dict[str, Any] = field(default_factory=dict)  # what its BIRTH event repeats of its row
 
 
-def failed_children(exp: Experiment) -> int:
-    """The run's failed children, counted only once it has conceived its individuals budget:
-    before that they change nothing (individuals_limit), and the step stays one query short."""
-    cfg = exp.cfg
-    if cfg.max_individuals is None or exp.individuals_created < cfg.max_individuals:
-        return 0
-    return exp.individuals.filter(state=State.FAILED).count()
-
-
 def individuals_cap(exp: Experiment) -> int | None:
     """How many individuals the run may conceive, failed children refilled (§1.5)."""
-    return individuals_limit(exp.cfg, failed_children(exp))
+    return individuals_limit(exp.cfg, exp.individuals_failed)
 
 
 def budget_spent(exp: Experiment) -> str | None:
     """Which budget stops new children (evolab.evolution.step.budget_spent), or None."""
     return engine_budget_spent(
         exp.cfg, exp.individuals_created, exp.elapsed_seconds(), exp.total_flops,
-        exp.best_val_accuracy, failed_children(exp),
+        exp.best_val_accuracy, exp.individuals_failed,
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from evolab.redaction import redact_paths
@@ -42,15 +43,20 @@ def take_over_expired(exp: Experiment, worker: str, out: events.Outbox) -> Indiv
 def fail_individual(
     ind: Individual, reason: str, out: events.Outbox, training_only: bool = False
 ) -> None:
-    """Mark it failed; with training_only, only if it is still training under the same lease
-    (a commit, which takes no selection lock, may just have made it alive). The reason is
-    shown to the team: no server path in it (evolab/redaction.py)."""
+    """Mark it failed and count it; with training_only, only if it is still training under
+    the same lease (a commit, which takes no selection lock, may just have made it alive).
+    The reason is shown to the team: no server path in it (evolab/redaction.py)."""
     reason = redact_paths(reason)
     rows = (
         leased(ind.pk, ind.lease_token) if training_only else Individual.objects.filter(pk=ind.pk)
     )
     now = timezone.now()
     if rows.update(state=State.FAILED, failure_reason=reason, lease_token=None, died=now):
+        # Every caller holds the experiment's row lock (the Outbox's); the drafts' check that
+        # the population is still full reads this counter, and so does the refilled budget.
+        failed = F("individuals_failed") + 1
+        Experiment.objects.filter(pk=ind.experiment_id).update(individuals_failed=failed)
+        out.exp.individuals_failed += 1
         out.add(events.FAILED, events.failed(ind.pk, reason))
 
 

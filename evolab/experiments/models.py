@@ -79,6 +79,9 @@ class Experiment(models.Model):
     last_seq = models.BigIntegerField(default=0)
     individuals_created = models.IntegerField(default=0)
     individuals_trained = models.IntegerField(default=0)
+    # Children marked failed (leases.fail_individual, under this row's lock): a drafted kill
+    # is applied only while it is unchanged, and failed children are refilled (ALGORITHM §1.5).
+    individuals_failed = models.IntegerField(default=0)
     total_flops = models.FloatField(default=0.0)  # ~9e19 in the paper: beyond int64
     weights_bytes = models.BigIntegerField(default=0)  # stored weights now (retention gauge)
     best = models.ForeignKey(

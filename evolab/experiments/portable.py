@@ -23,8 +23,6 @@ from .children import (
 )  # fmt: skip
 from .models import Experiment, Individual, State, Status
 
-MEMBERS = (State.ALIVE, State.TRAINING)  # what the set-point counts
-
 # The child's number and two event seqs, if the run still runs; the boost bookkeeping.
 _TAKE_NUMBER = f"""
 UPDATE {Experiment._meta.db_table} SET
@@ -34,19 +32,20 @@ UPDATE {Experiment._meta.db_table} SET
                            WHEN %s AND boost_remaining > 0 THEN boost_remaining - 1
                            ELSE boost_remaining END,
     best_changed_at = CASE WHEN %s THEN %s ELSE best_changed_at END
-WHERE id = %s AND status = %s
+WHERE id = %s AND status = %s AND individuals_failed = %s
 RETURNING individuals_created, last_seq, individuals_trained, total_flops, best_val_accuracy
 """
 
 
 def apply_draft(draft: Draft, worker: str) -> Claim:
     """evolab_birth's steps in Python: take the number, re-check the budget, the parent, the
-    population (a kill is for a full one only: a child may have failed since the draft) and
-    the victim, insert the child; raise Stale (changing nothing) where the draft went stale."""
+    population (a kill is for a full one only: no child may have failed since the draft, so
+    the run's failed counter must be the one drafted) and the victim, insert the child; raise
+    Stale (changing nothing) where the draft went stale."""
     exp, plan = draft.exp, draft.plan
     params = [
         plan.plateau, plan.boost_remaining, plan.boosted,
-        plan.plateau, plan.best_changed_at, exp.pk, Status.RUNNING,
+        plan.plateau, plan.best_changed_at, exp.pk, Status.RUNNING, exp.individuals_failed,
     ]  # fmt: skip
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -68,9 +67,6 @@ def apply_draft(draft: Draft, worker: str) -> Claim:
             if read is None:
                 raise Stale
             parent = inherited(plan.parent, read)
-        members = Individual.objects.filter(experiment_id=exp.pk, state__in=MEMBERS)
-        if members.count() < exp.cfg.population:
-            raise Stale
         out = events.Outbox(exp, reserved=range(exp.last_seq - 1, exp.last_seq + 1))
         if not kill(draft.victim, out, strict=False):
             raise Stale

@@ -69,7 +69,7 @@ def apply_draft(draft: Draft, worker: str) -> Claim:
     params = [
         exp.pk, Status.RUNNING, *_budget_args(exp),
         plan.plateau, plan.boost_remaining, plan.boosted, plan.best_changed_at,
-        exp.cfg.population, draft.victim, died, plan.parent,
+        exp.individuals_failed, draft.victim, died, plan.parent,
         _row_json(child), json.dumps(death), json.dumps(events.started_rest(**started)),
     ]  # fmt: skip
     # Not in a transaction: the call is its own, committed the moment it returns. Inside a

@@ -5,11 +5,11 @@ server-side evolab_birth) from tests/integration/test_drafted_claims_on_postgres
 """
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from evolab.evolution.step import TrainedChild
-from evolab.experiments import claims, commits, events, reads, services
+from evolab.experiments import claims, commits, events, leases, reads, services
 from evolab.experiments.children import Claim, Stale
 from evolab.experiments.models import Event, Experiment, Individual, State, Status
 
@@ -103,7 +103,12 @@ def test_a_draft_made_before_a_child_failed_is_stale_and_the_next_claim_refills(
     doomed = claims.claim(full.pk, "w1")  # a child in training: P members
     draft = claims.draft_step(full.pk, "w2", 0)
     assert draft is not None and len(draft.plan.kill) == 1
-    Individual.objects.filter(pk=doomed.individual_id).update(state=State.FAILED)
+    with transaction.atomic():  # as every caller does: under the experiment's row lock
+        locked = Experiment.objects.select_for_update().get(pk=full.pk)
+        leases.fail_individual(
+            Individual.objects.get(pk=doomed.individual_id), "poison", events.Outbox(locked)
+        )
+    assert Experiment.objects.get(pk=full.pk).individuals_failed == 1
     before = snapshot(full)
     with pytest.raises(Stale):
         claims.apply_draft(draft, "w2")

@@ -1,0 +1,40 @@
+"""Experiment.individuals_failed: the run's failed children, counted under its row lock.
+
+A drafted kill is applied only while the counter is the one drafted (no child failed since,
+so the population is still full), which replaces evolab_birth's count of the population under
+the lock; failed children are refilled against the individuals budget (docs/ALGORITHM.md
+§1.5). Existing runs get their count; PostgreSQL reloads evolab_birth (as 0005 and 0007 do).
+"""
+
+from pathlib import Path
+
+from django.db import migrations, models
+from django.db.models import Count, Q
+
+SQL = Path(__file__).resolve().parent.parent / "sql" / "evolab_birth.sql"
+
+
+def count_failed(apps, schema_editor):
+    Experiment = apps.get_model("experiments", "Experiment")
+    failed = Experiment.objects.annotate(n=Count("individuals", filter=Q(individuals__state="failed")))
+    for exp in failed.filter(n__gt=0).only("id"):
+        Experiment.objects.filter(pk=exp.pk).update(individuals_failed=exp.n)
+
+
+def load(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(SQL.read_text(), params=None)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("experiments", "0012_individual_loss_curve")]
+
+    operations = [
+        migrations.AddField(
+            model_name="experiment",
+            name="individuals_failed",
+            field=models.IntegerField(default=0),
+        ),
+        migrations.RunPython(count_failed, migrations.RunPython.noop),
+        migrations.RunPython(load, migrations.RunPython.noop),
+    ]
