@@ -303,11 +303,19 @@ def main() -> int:
                     for time_ in range(args.repeat):
                         started, delay = time.monotonic(), moments.uniform(0, 3)
                         label = name if args.repeat == 1 else f"{name} #{time_ + 1}"
-                        rows = run_fault(stack, name, fault, delay)
+                        try:
+                            rows = run_fault(stack, name, fault, delay)
+                        except Exception as exc:  # a wait that timed out: say so and go on
+                            rows = [("ran to its end", "yes", f"{type(exc).__name__}: {exc}"[:70])]
                         for check, expected, found in rows:
                             ok &= expected == found
                             table.append((kind, label, check, expected, found))
                         print(f"[{kind}] {label}: {time.monotonic() - started:.0f} s", flush=True)
+                        for check, expected, found in rows:  # a long --repeat shows them early
+                            if expected != found:
+                                print(
+                                    f"    {check}: expected {expected}, found {found}", flush=True
+                                )
             finally:
                 stack.stop()
     print(f"\n{'stack':<9} {'fault':<40} {'check':<50} {'expected':>8} {'found':>6}")
