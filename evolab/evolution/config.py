@@ -72,7 +72,8 @@ class EvolutionConfig:
     )  # fmt: skip
     max_individuals: int = setting(
         200, "Maximum individuals",
-        "Budget: children conceived, the initial population included.", unit="individuals",
+        "Budget: children conceived, the initial population included; a child that fails is "
+        "conceived again.", unit="individuals",
     )  # fmt: skip
     selection: str = setting(
         "tournament", "Selection", "Who breeds and who dies.", choices=SELECTION_HELP
