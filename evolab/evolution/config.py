@@ -73,7 +73,7 @@ class EvolutionConfig:
     max_individuals: int = setting(
         200, "Maximum individuals",
         "Budget: children conceived, the initial population included; a child that fails is "
-        "conceived again.", unit="individuals",
+        "conceived again (up to the population size).", unit="individuals",
     )  # fmt: skip
     selection: str = setting(
         "tournament", "Selection", "Who breeds and who dies.", choices=SELECTION_HELP

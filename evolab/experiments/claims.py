@@ -105,6 +105,9 @@ def draft_step(experiment_id: int, worker: str, attempt: int) -> Draft | None:
         or exp.individuals_created < exp.cfg.population
     ):
         return None
+    # The run's row first, then the population: a failure committed between the two reads
+    # shows in the view, one after both changes individuals_failed and the apply goes stale.
+    # The other way round, a draft could kill after a failure it never saw.
     view, orphaned = reads.population_view(exp)
     if orphaned:
         return None

@@ -43,19 +43,22 @@ def take_over_expired(exp: Experiment, worker: str, out: events.Outbox) -> Indiv
 def fail_individual(
     ind: Individual, reason: str, out: events.Outbox, training_only: bool = False
 ) -> None:
-    """Mark it failed and count it; with training_only, only if it is still training under
-    the same lease (a commit, which takes no selection lock, may just have made it alive).
+    """Mark it failed and count it, if it is still a member (alive or training); with
+    training_only, only if it is still training under the same lease (a commit, which takes
+    no selection lock, may just have made it alive).
     The reason is shown to the team: no server path in it (evolab/redaction.py)."""
     reason = redact_paths(reason)
     rows = (
-        leased(ind.pk, ind.lease_token) if training_only else Individual.objects.filter(pk=ind.pk)
+        leased(ind.pk, ind.lease_token)
+        if training_only
+        else Individual.objects.filter(pk=ind.pk, state__in=(State.ALIVE, State.TRAINING))
     )
     now = timezone.now()
     if rows.update(state=State.FAILED, failure_reason=reason, lease_token=None, died=now):
         # Every caller holds the experiment's row lock (the Outbox's); the drafts' check that
         # the population is still full reads this counter, and so does the refilled budget.
         failed = F("individuals_failed") + 1
-        Experiment.objects.filter(pk=ind.experiment_id).update(individuals_failed=failed)
+        Experiment.objects.filter(pk=out.exp.pk).update(individuals_failed=failed)
         out.exp.individuals_failed += 1
         out.add(events.FAILED, events.failed(ind.pk, reason))
 

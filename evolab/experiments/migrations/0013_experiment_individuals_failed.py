@@ -4,6 +4,8 @@ A drafted kill is applied only while the counter is the one drafted (no child fa
 so the population is still full), which replaces evolab_birth's count of the population under
 the lock; failed children are refilled against the individuals budget (docs/ALGORITHM.md
 §1.5). Existing runs get their count; PostgreSQL reloads evolab_birth (as 0005 and 0007 do).
+Migrate with the workers stopped (`make run` does): a worker of the older code would fail a
+child without counting it. Irreversible: the new evolab_birth reads the column.
 """
 
 from pathlib import Path
@@ -36,5 +38,5 @@ class Migration(migrations.Migration):
             field=models.IntegerField(default=0),
         ),
         migrations.RunPython(count_failed, migrations.RunPython.noop),
-        migrations.RunPython(load, migrations.RunPython.noop),
+        migrations.RunPython(load),
     ]

@@ -1,7 +1,7 @@
 """A steady-state step is drafted without a lock and applied only if it still holds.
 
 These run on SQLite with the unit suite and again on PostgreSQL (where the apply is the
-server-side evolab_birth) from tests/integration/test_drafted_claims_on_postgresql.py.
+server-side evolab_birth) from tests/integration/test_step_tests_on_postgresql.py.
 """
 
 import pytest
@@ -43,6 +43,14 @@ def snapshot(exp):
     ).get(pk=exp.pk)
     states = dict(Individual.objects.filter(experiment=exp).values_list("pk", "state"))
     return row, states, Event.objects.filter(experiment=exp).count()
+
+
+def fail(individual_id, reason="failed"):
+    """Fail an individual as every caller does: under the experiment's row lock, counted."""
+    with transaction.atomic():
+        ind = Individual.objects.get(pk=individual_id)
+        locked = Experiment.objects.select_for_update().get(pk=ind.experiment_id)
+        leases.fail_individual(ind, reason, events.Outbox(locked))
 
 
 def members(exp):
@@ -103,11 +111,7 @@ def test_a_draft_made_before_a_child_failed_is_stale_and_the_next_claim_refills(
     doomed = claims.claim(full.pk, "w1")  # a child in training: P members
     draft = claims.draft_step(full.pk, "w2", 0)
     assert draft is not None and len(draft.plan.kill) == 1
-    with transaction.atomic():  # as every caller does: under the experiment's row lock
-        locked = Experiment.objects.select_for_update().get(pk=full.pk)
-        leases.fail_individual(
-            Individual.objects.get(pk=doomed.individual_id), "poison", events.Outbox(locked)
-        )
+    fail(doomed.individual_id, "poison")
     assert Experiment.objects.get(pk=full.pk).individuals_failed == 1
     before = snapshot(full)
     with pytest.raises(Stale):
@@ -134,7 +138,7 @@ def test_an_orphan_or_a_short_population_is_left_to_the_locked_path(full):
     Individual.objects.filter(pk=orphan.individual_id).update(lease_expires="2000-01-01T00:00Z")
     assert claims.draft_step(full.pk, "w", 0) is None  # the claim takes the orphan over instead
     assert claims.claim(full.pk, "w").individual_id == orphan.individual_id
-    Individual.objects.filter(pk=orphan.individual_id).update(state=State.FAILED)
+    fail(orphan.individual_id)
     assert claims.draft_step(full.pk, "w", 0) is None  # P - 1 members: the next step must refill
     refill = claims.claim(full.pk, "w")
     assert members(full) == P and Individual.objects.get(pk=refill.individual_id).parent_id
@@ -189,7 +193,8 @@ def test_when_every_child_in_training_fails_the_lone_survivor_refills_the_popula
         doomed.append(claim)
     assert len(doomed) == P - 1 and members(full) == P
     for claim in doomed:
-        Individual.objects.filter(pk=claim.individual_id).update(state=State.FAILED)
+        fail(claim.individual_id)
+    assert Experiment.objects.get(pk=full.pk).individuals_failed == P - 1
     (survivor,) = Individual.objects.filter(experiment=full, state=State.ALIVE)
     refills = [claims.claim(full.pk, "w") for _ in range(P - 1)]
     assert all(isinstance(c, Claim) for c in refills) and members(full) == P
@@ -215,3 +220,17 @@ def test_a_poison_child_failed_after_the_budget_is_conceived_is_refilled(full):
     assert commits.commit(refill, trained(0.95))
     assert claims.claim(full.pk, "w") == claims.DONE
     assert Individual.objects.filter(experiment=full, state=State.ALIVE).count() == P
+
+
+def test_a_failure_is_counted_once_and_only_for_a_member(full):
+    """The counter stands for "the population shrank": an individual already dead or failed
+    is not failed again, and is not counted again."""
+    child = claims.claim(full.pk, "w")
+    leases.fail(child, "RuntimeError: boom")  # training raised (workers/tasks.py)
+    dead = Individual.objects.filter(experiment=full, state=State.DEAD).first()
+    fail(child.individual_id, "again")
+    fail(dead.pk, "a dead one")
+    exp = Experiment.objects.get(pk=full.pk)
+    assert exp.individuals_failed == 1
+    assert Individual.objects.get(pk=dead.pk).state == State.DEAD
+    assert Individual.objects.get(pk=child.individual_id).failure_reason == "RuntimeError: boom"
