@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from evolab.evolution.step import ChildPlan, individuals_limit
+from evolab.evolution.step import ChildPlan
 from evolab.evolution.step import budget_spent as engine_budget_spent
 
 from . import events
@@ -35,11 +35,6 @@ class Claim:
     lineage_steps: int  # steps trained by its ancestors
     attempt: int
     row: dict[str, Any] = field(default_factory=dict)  # what its BIRTH event repeats of its row
-
-
-def individuals_cap(exp: Experiment) -> int | None:
-    """How many individuals the run may conceive, failed children refilled (§1.5)."""
-    return individuals_limit(exp.cfg, exp.individuals_failed)
 
 
 def budget_spent(exp: Experiment) -> str | None:

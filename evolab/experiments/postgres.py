@@ -18,17 +18,10 @@ from typing import Any
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from evolab.evolution.step import individuals_limit
+
 from . import events
-from .children import (
-    Claim,
-    Draft,
-    Stale,
-    claim_for,
-    individuals_cap,
-    inherited,
-    new_child,
-    started_fields,
-)  # fmt: skip
+from .children import Claim, Draft, Stale, claim_for, inherited, new_child, started_fields
 from .models import Event, Experiment, Individual, Status
 from .portable import BIRTH_COUNTERS, RETURNING_SEQ
 
@@ -42,12 +35,13 @@ _BIRTH_CALL = (
 
 def _budget_args(exp: Experiment) -> list[Any]:
     """budget_spent()'s limits as SQL arguments (None = no such budget); the individuals
-    limit is the cap with failed children refilled (children.individuals_cap)."""
+    limit is the cap with failed children refilled (step.individuals_limit)."""
     cfg = exp.cfg
     deadline = None
     if cfg.max_seconds and exp.started:
         deadline = exp.started + timedelta(seconds=cfg.max_seconds)
-    return [individuals_cap(exp), cfg.max_flops or None, cfg.target_accuracy or None, deadline]
+    limit = individuals_limit(cfg, exp.individuals_failed)
+    return [limit, cfg.max_flops or None, cfg.target_accuracy or None, deadline]
 
 
 def _row_json(ind: Individual) -> str:

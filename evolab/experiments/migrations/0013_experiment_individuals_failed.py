@@ -8,12 +8,13 @@ Migrate with the workers stopped (`make run` does): a worker of the older code w
 child without counting it. Irreversible: the new evolab_birth reads the column.
 """
 
-from pathlib import Path
+from importlib import import_module
 
 from django.db import migrations, models
 from django.db.models import Count, Q
 
-SQL = Path(__file__).resolve().parent.parent / "sql" / "evolab_birth.sql"
+# The one loader of sql/evolab_birth.sql, which a change to the function runs again.
+load = import_module("evolab.experiments.migrations.0005_birth_from_sql_file").load
 
 
 def count_failed(apps, schema_editor):
@@ -21,11 +22,6 @@ def count_failed(apps, schema_editor):
     failed = Experiment.objects.annotate(n=Count("individuals", filter=Q(individuals__state="failed")))
     for exp in failed.filter(n__gt=0).only("id"):
         Experiment.objects.filter(pk=exp.pk).update(individuals_failed=exp.n)
-
-
-def load(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(SQL.read_text(), params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,6 +1,6 @@
 -- evolab_birth: the locked part of a drafted step as one server-side call (PostgreSQL only).
--- Loaded by migrations 0005, 0007 and 0013; the Python side is evolab/experiments/postgres.py, and
--- evolab/experiments/portable.py runs the same steps as plain statements (SQLite).
+-- Loaded by migrations 0005, 0007 and 0013; the Python side is
+-- evolab/experiments/postgres.py, and evolab/experiments/portable.py runs the same steps as plain statements (SQLite).
 --
 -- Every statement in a PL/pgSQL function takes a fresh snapshot, so what it checks after the
 -- lock is what the previous holder committed. Any check that fails raises SQLSTATE EV001 and
